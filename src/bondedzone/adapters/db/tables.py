@@ -1,0 +1,204 @@
+"""Tables. Quantities are kept as signed 64-bit integers of 10⁻⁵ units: exact on both engines."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT keys on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY is the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+TS = DateTime(timezone=True)
+
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uscc", String(18), nullable=False, unique=True),
+    Column("customs_code", String(10), nullable=False, unique=True),
+    Column("name", String(512), nullable=False),
+    Column("credit", String(16), nullable=False),
+    Column("wms_networked", Boolean, nullable=False),
+    Column("inside_fence", Boolean, nullable=False),
+)
+
+books = Table(
+    "books",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("putrec_no", String(12), nullable=False, unique=True),
+    Column("book_type", String(16), nullable=False),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False, index=True),
+    Column("master_cuscd", String(4), nullable=False),
+    Column("chain_seq", BigInteger, nullable=False, default=0),
+    Column("chain_head", String(64), nullable=False),
+)
+
+book_items = Table(
+    "book_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("putrec_seqno", BigInteger, nullable=False),
+    Column("gds_mtno", String(32), nullable=False),
+    Column("gdecd", String(10), nullable=False),
+    Column("gds_nm", String(512), nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    UniqueConstraint("book_id", "putrec_seqno", name="uq_book_items_seqno"),
+    UniqueConstraint("book_id", "gds_mtno", name="uq_book_items_mtno"),
+)
+
+invts = Table(
+    "invts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("etps_inner_invt_no", String(64), nullable=False),
+    Column("bond_invt_no", String(18), nullable=True, unique=True),
+    Column("impexp_markcd", String(1), nullable=False),
+    Column("supv_modecd", String(4), nullable=False),
+    Column("flow", String(16), nullable=False),
+    Column("dclcus_flag", String(1), nullable=False),
+    Column("entry_no", String(18), nullable=True),
+    Column("rmk", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("book_id", "etps_inner_invt_no", name="uq_invts_inner_no"),
+    Index("ix_invts_book_status", "book_id", "status"),
+)
+
+invt_lines = Table(
+    "invt_lines",
+    metadata,
+    Column("invt_id", Id, ForeignKey("invts.id"), primary_key=True),
+    Column("gds_seqno", Integer, primary_key=True),
+    Column("putrec_seqno", BigInteger, nullable=False),
+    Column("dcl_qty", BigInteger, nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("stock_status", String(16), nullable=False),
+    Column("gds_mtno", String(32), nullable=False),
+    Column("gdecd", String(10), nullable=False),
+    Column("gds_nm", String(512), nullable=False),
+)
+
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("entry_no", String(18), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("rmk", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("book_id", "entry_no", name="uq_conversions_entry"),
+)
+
+conversion_lines = Table(
+    "conversion_lines",
+    metadata,
+    Column("conversion_id", Id, ForeignKey("conversions.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("putrec_seqno", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+)
+
+# Append-only. (doc_type, doc_id, doc_line, leg) is the identity of a document line's posting:
+# the unique constraint is the last guard that a line posts at most once.
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("putrec_seqno", BigInteger, nullable=False),
+    Column("stock_status", String(16), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("doc_type", String(16), nullable=False),
+    Column("doc_id", BigInteger, nullable=False),
+    Column("doc_line", Integer, nullable=False),
+    Column("leg", Integer, nullable=False),
+    Column("corrects", BigInteger, nullable=True),
+    Column("recorded_at", TS, nullable=False),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("doc_type", "doc_id", "doc_line", "leg", name="uq_postings_doc_line"),
+    UniqueConstraint("book_id", "chain_seq", name="uq_postings_chain"),
+    Index("ix_postings_balance", "book_id", "putrec_seqno", "stock_status"),
+)
+
+# State changes of documents, in the same per-book chain as the postings.
+doc_events = Table(
+    "doc_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("doc_type", String(16), nullable=False),
+    Column("doc_id", BigInteger, nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("recorded_at", TS, nullable=False),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("book_id", "chain_seq", name="uq_doc_events_chain"),
+    Index("ix_doc_events_doc", "doc_type", "doc_id"),
+)
+
+stock_balances = Table(
+    "stock_balances",
+    metadata,
+    Column("book_id", Id, ForeignKey("books.id"), primary_key=True),
+    Column("putrec_seqno", BigInteger, primary_key=True),
+    Column("stock_status", String(16), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("uscc", String(18), nullable=True),
+    Column("label", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(120), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+)

@@ -1,0 +1,66 @@
+"""Wires the adapters to the services: the only module that reads settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+
+from bondedzone.adapters.db.engine import make_engine, normalise_url
+from bondedzone.adapters.db.uow import Clock, SqlUnitOfWorkFactory, utcnow
+from bondedzone.config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Container:
+    """What the entrypoints need."""
+
+    settings: Settings
+    engine: Engine
+    uow: SqlUnitOfWorkFactory
+
+
+def build(settings: Settings | None = None, *, clock: Clock = utcnow) -> Container:
+    """Engine and unit-of-work factory for the configured database."""
+    s = settings or Settings()
+    _ensure_sqlite_dir(s.database_url)
+    engine = make_engine(s.database_url, pool_size=s.pool_size)
+    return Container(s, engine, SqlUnitOfWorkFactory(engine, clock))
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    u = make_url(normalise_url(url))
+    if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configured in code: the URL comes from settings, never from an ini file."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (one history for SQLite and PostgreSQL)."""
+    _ensure_sqlite_dir(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when no enterprise is registered yet (the demo zone may be loaded)."""
+    from sqlalchemy import func, select
+
+    from bondedzone.adapters.db.tables import enterprises
+
+    if not inspect(engine).has_table("enterprises"):
+        return True
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(enterprises)).scalar_one()) == 0

@@ -1,0 +1,237 @@
+"""Every error a user can see, each with a stable code and a message in Chinese and English.
+
+A code never changes meaning once published: integrators match on it. ``kind`` says what sort
+of refusal it is so that each entrypoint can map it (HTTP status, CLI exit code) without
+knowing the individual codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+Kind = Literal["invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "internal"]
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    """One entry of the catalogue: what kind of refusal and the two message templates."""
+
+    kind: Kind
+    zh: str
+    en: str
+
+
+CATALOGUE: dict[str, ErrorSpec] = {
+    # request shape
+    "BZ-VALIDATION": ErrorSpec("invalid", "请求内容不合法：{summary}", "The request is invalid: {summary}"),
+    "BZ-JSON-MALFORMED": ErrorSpec(
+        "invalid", "请求体不是合法的 JSON：{summary}", "The request body is not valid JSON: {summary}"
+    ),
+    "BZ-PAYLOAD-TOO-LARGE": ErrorSpec(
+        "too_large", "请求体超过 {limit} 字节上限", "The request body exceeds the limit of {limit} bytes"
+    ),
+    "BZ-ROUTE-NOT-FOUND": ErrorSpec("not_found", "没有这个接口：{path}", "No such route: {path}"),
+    "BZ-METHOD-NOT-ALLOWED": ErrorSpec("invalid", "该接口不支持 {method} 方法", "The route does not accept {method}"),
+    # identifiers and codes (L1)
+    "BZ-USCC-INVALID": ErrorSpec(
+        "invalid",
+        "统一社会信用代码 {value!r} 不合法：{reason}",
+        "Unified social credit code {value!r} is invalid: {reason}",
+    ),
+    "BZ-CUSTOMS-CODE-INVALID": ErrorSpec(
+        "invalid", "海关编码 {value!r} 应为 10 位数字或大写字母", "Customs code {value!r} must be 10 digits or capital letters"
+    ),
+    "BZ-HS-INVALID": ErrorSpec("invalid", "商品编码 {value!r} 不合法：{reason}", "HS code {value!r} is invalid: {reason}"),
+    "BZ-UNIT-INVALID": ErrorSpec(
+        "invalid", "计量单位代码 {value!r} 不在计量单位代码表中", "Unit code {value!r} is not in the unit code table"
+    ),
+    "BZ-QTY-INVALID": ErrorSpec("invalid", "数量 {value!r} 不合法：{reason}", "Quantity {value!r} is invalid: {reason}"),
+    "BZ-PUTRECNO-INVALID": ErrorSpec(
+        "invalid",
+        "备案编号 {value!r} 应为 12 位，首位为字母，其余为数字或大写字母",
+        "Book number {value!r} must be 12 characters: a letter, then digits or capital letters",
+    ),
+    "BZ-CUSCD-INVALID": ErrorSpec(
+        "invalid", "关区代码 {value!r} 应为 4 位数字", "Customs district code {value!r} must be 4 digits"
+    ),
+    "BZ-SUPV-MODE-INVALID": ErrorSpec(
+        "invalid", "监管方式 {value!r} 不在监管方式代码表中", "Supervision mode {value!r} is not in the supervision-mode table"
+    ),
+    "BZ-ENTRY-NO-INVALID": ErrorSpec(
+        "invalid", "报关单号 {value!r} 应为 18 位数字", "Customs declaration number {value!r} must be 18 digits"
+    ),
+    "BZ-TEXT-INVALID": ErrorSpec("invalid", "字段 {field} 不合法：{reason}", "Field {field} is invalid: {reason}"),
+    # registry (L1)
+    "BZ-ENTERPRISE-DUPLICATE": ErrorSpec("conflict", "企业 {value} 已登记", "Enterprise {value} is already registered"),
+    "BZ-ENTERPRISE-NOT-FOUND": ErrorSpec("not_found", "企业 {uscc} 未登记", "Enterprise {uscc} is not registered"),
+    "BZ-BOOK-DUPLICATE": ErrorSpec("conflict", "账册 {putrecNo} 已存在", "Book {putrecNo} already exists"),
+    "BZ-BOOK-NOT-FOUND": ErrorSpec("not_found", "账册 {putrecNo} 不存在", "Book {putrecNo} does not exist"),
+    "BZ-BOOK-OWNER-OUTSIDE": ErrorSpec(
+        "invalid",
+        "企业 {uscc} 在围网外，不能设立区内账册",
+        "Enterprise {uscc} is outside the fence and cannot hold a zone book",
+    ),
+    "BZ-ITEM-DUPLICATE": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 已有备案序号 {putrecSeqno} 或料号 {gdsMtno}",
+        "Book {putrecNo} already has item {putrecSeqno} or part number {gdsMtno}",
+    ),
+    # inventory lists (L4)
+    "BZ-INVT-NOT-FOUND": ErrorSpec("not_found", "核注清单 {id} 不存在", "Inventory list {id} does not exist"),
+    "BZ-INVT-DUPLICATE": ErrorSpec(
+        "conflict",
+        "企业内部清单编号 {etpsInnerInvtNo} 在账册 {putrecNo} 中已使用",
+        "Internal list number {etpsInnerInvtNo} is already used in book {putrecNo}",
+    ),
+    "BZ-INVT-NO-LINES": ErrorSpec("invalid", "核注清单至少需要一行表体", "An inventory list needs at least one line"),
+    "BZ-INVT-TOO-MANY-LINES": ErrorSpec(
+        "invalid",
+        "核注清单表体不能超过 {limit} 行（收到 {count} 行）",
+        "An inventory list may have at most {limit} lines (got {count})",
+    ),
+    "BZ-INVT-LINE-SEQNO": ErrorSpec(
+        "invalid",
+        "商品序号应从 1 起连续编号，第 {position} 行为 {gdsSeqno}",
+        "Line numbers (gdsSeqno) must run 1, 2, 3 …; line {position} has {gdsSeqno}",
+    ),
+    "BZ-INVT-UNKNOWN-ITEM": ErrorSpec(
+        "invalid",
+        "第 {gdsSeqno} 行引用的备案序号 {putrecSeqno} 不在账册 {putrecNo} 中",
+        "Line {gdsSeqno} references item {putrecSeqno}, which is not in book {putrecNo}",
+    ),
+    "BZ-INVT-UNIT-MISMATCH": ErrorSpec(
+        "invalid",
+        "第 {gdsSeqno} 行申报单位 {dclUnitcd} 与账册备案单位 {expected} 不一致",
+        "Line {gdsSeqno} declares unit {dclUnitcd}, but the book item is kept in {expected}",
+    ),
+    "BZ-INVT-ITEM-MISMATCH": ErrorSpec(
+        "invalid",
+        "第 {gdsSeqno} 行的 {field} {value!r} 与账册备案 {expected!r} 不一致",
+        "Line {gdsSeqno} has {field} {value!r}, but the book item has {expected!r}",
+    ),
+    "BZ-INVT-STATE": ErrorSpec(
+        "conflict",
+        "核注清单 {id} 当前状态为 {status}，不能{action_zh}",
+        "Inventory list {id} is {status} and cannot be {action_en}",
+    ),
+    "BZ-INVT-DCLCUS": ErrorSpec("invalid", "{reason_zh}", "{reason_en}"),
+    # ledger (L2)
+    "BZ-LEDGER-NEGATIVE": ErrorSpec(
+        "conflict",
+        "第 {gdsSeqno} 行（备案序号 {putrecSeqno}，{stockStatus}）将使底账为负："
+        "余额 {balance}，需要 {required}，缺少 {shortfall}；整单未记账",
+        "Line {gdsSeqno} (item {putrecSeqno}, {stockStatus}) would overdraw the ledger: balance {balance}, "
+        "needs {required}, short by {shortfall}; nothing in the list was posted",
+    ),
+    "BZ-LEDGER-OVERFLOW": ErrorSpec(
+        "invalid",
+        "备案序号 {putrecSeqno} 的余额将超过上限 {limit}",
+        "The balance of item {putrecSeqno} would exceed the limit of {limit}",
+    ),
+    "BZ-POSTING-NOT-FOUND": ErrorSpec("not_found", "记账记录 {id} 不存在", "Posting {id} does not exist"),
+    "BZ-CORRECTION-INVALID": ErrorSpec("invalid", "{reason_zh}", "{reason_en}"),
+    # status conversion (M9)
+    "BZ-CONV-SAME-STATUS": ErrorSpec(
+        "invalid", "状态转换的起止状态相同（{status}）", "A status conversion must change the status (both are {status})"
+    ),
+    "BZ-CONV-NOT-FOUND": ErrorSpec("not_found", "状态转换单 {id} 不存在", "Status conversion {id} does not exist"),
+    "BZ-CONV-DUPLICATE": ErrorSpec(
+        "conflict",
+        "报关单 {entryNo} 已用于账册 {putrecNo} 的状态转换",
+        "Declaration {entryNo} was already used for a conversion in book {putrecNo}",
+    ),
+    # security
+    "BZ-AUTH-REQUIRED": ErrorSpec(
+        "unauthenticated",
+        "需要身份令牌：请在 Authorization 头中提供 Bearer 令牌",
+        "A token is required: send 'Authorization: Bearer <token>'",
+    ),
+    "BZ-AUTH-INVALID": ErrorSpec("unauthenticated", "令牌无效或已吊销", "The token is invalid or revoked"),
+    "BZ-FORBIDDEN": ErrorSpec("forbidden", "角色 {role} 无权{action_zh}", "Role {role} is not allowed to {action_en}"),
+    "BZ-ROLE-INVALID": ErrorSpec("invalid", "{reason_zh}", "{reason_en}"),
+    # idempotency
+    "BZ-IDEMPOTENCY-KEY-INVALID": ErrorSpec(
+        "invalid",
+        "Idempotency-Key 应为 1–200 个可见 ASCII 字符",
+        "Idempotency-Key must be 1-200 printable ASCII characters",
+    ),
+    "BZ-IDEMPOTENCY-MISMATCH": ErrorSpec(
+        "conflict",
+        "Idempotency-Key {key!r} 已用于另一个请求",
+        "Idempotency-Key {key!r} was already used for a different request",
+    ),
+    "BZ-INTERNAL": ErrorSpec("internal", "内部错误，已记录（{ref}）", "Internal error, logged as {ref}"),
+}
+
+
+class BzError(Exception):
+    """A refusal with a stable code; carries its detail as data so clients need not parse text.
+
+    Raising one means nothing was changed: every service runs inside a unit of work that rolls
+    back on any exception.
+    """
+
+    def __init__(self, code: str, **detail: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code}")
+        self.code = code
+        self.detail = detail
+        super().__init__(self.message("en"))
+
+    @property
+    def kind(self) -> Kind:
+        """The sort of refusal (invalid, not_found, conflict …)."""
+        return CATALOGUE[self.code].kind
+
+    def message(self, lang: str = "en") -> str:
+        """The message in ``zh`` or ``en``; a missing placeholder never hides the error itself."""
+        spec = CATALOGUE[self.code]
+        template = spec.zh if lang.startswith("zh") else spec.en
+        try:
+            return template.format(**self.detail)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+    def public_detail(self) -> dict[str, Any]:
+        """Detail without the helper keys used only to fill message templates."""
+        return {k: v for k, v in self.detail.items() if not k.endswith(("_zh", "_en"))}
+
+
+class ErrorGroup(BzError):
+    """Several refusals of one request, reported together; the first gives code and message."""
+
+    def __init__(self, errors: list[BzError]) -> None:
+        if not errors:
+            raise ValueError("an ErrorGroup needs at least one error")
+        first = errors[0]
+        super().__init__(first.code, **first.detail)
+        self.errors = errors
+
+
+T = TypeVar("T")
+
+
+class Collector:
+    """Runs checks and keeps every refusal, so that one answer can name all that is wrong."""
+
+    def __init__(self) -> None:
+        self.errors: list[BzError] = []
+
+    def check(self, fn: Callable[[], T]) -> T | None:
+        """``fn()``, or None with its refusal kept."""
+        try:
+            return fn()
+        except BzError as e:
+            self.errors.append(e)
+            return None
+
+    def add(self, error: BzError) -> None:
+        """Keep a refusal found without calling a check."""
+        self.errors.append(error)
+
+    def raise_if_any(self) -> None:
+        """Raise every kept refusal together."""
+        if self.errors:
+            raise ErrorGroup(self.errors)

@@ -1,0 +1,137 @@
+"""The ledger (底账) per book item × stock status (L2).
+
+Invariants that no sequence of calls may break, and which every service relies on:
+
+* a balance is the sum of its postings;
+* no balance is ever below zero — a document that would overdraw any balance is refused as a
+  whole (``BZ-LEDGER-NEGATIVE``), naming the line, the balance and the shortfall;
+* a document line posts at most once — a posting is identified by (document type, document id,
+  line, leg) and storage keeps that identity unique;
+* postings are never edited or deleted — a correction is a new posting whose ``corrects``
+  names the posting it corrects.
+
+This module only plans: given the current balances and the legs a document wants to post, it
+returns the net change per balance or every reason why not. Storage applies the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from bondedzone.domain import values as v
+from bondedzone.domain.errors import BzError, ErrorGroup
+from bondedzone.domain.model import InventoryList
+
+
+class DocType(StrEnum):
+    """Which kind of document caused a posting."""
+
+    INVT = "invt"
+    CONVERSION = "conversion"
+    CORRECTION = "correction"
+
+
+@dataclass(frozen=True, order=True)
+class StockKey:
+    """One balance: a book item in one stock status."""
+
+    putrec_seqno: int
+    stock_status: v.StockStatus
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One signed change a document line asks for; a conversion line has two legs (out, in)."""
+
+    doc_line: int
+    leg: int
+    key: StockKey
+    delta: Decimal
+    corrects: int | None = None
+
+
+def invt_legs(invt: InventoryList) -> list[Leg]:
+    """核增 for an ``I`` list, 核减 for an ``E`` list: one leg per line."""
+    sign = 1 if invt.impexp_markcd is v.ImpexpMark.IMPORT else -1
+    return [Leg(line.gds_seqno, 0, StockKey(line.putrec_seqno, line.stock_status), sign * line.dcl_qty) for line in invt.lines]
+
+
+def plan(balances: Mapping[StockKey, Decimal], legs: Sequence[Leg]) -> dict[StockKey, Decimal]:
+    """Net change per balance if every leg may post; otherwise raise every refusal together.
+
+    All legs of a document post together or not at all, so what must not go below zero is the
+    balance after the whole document. The line named for an overdraw is the first line at
+    which the running balance of that key goes below zero.
+    """
+    net: dict[StockKey, Decimal] = {}
+    required: dict[StockKey, Decimal] = {}
+    first_short: dict[StockKey, int] = {}
+    for leg in legs:
+        start = balances.get(leg.key, Decimal(0))
+        running = net.get(leg.key, Decimal(0)) + leg.delta
+        net[leg.key] = running
+        if leg.delta < 0:
+            required[leg.key] = required.get(leg.key, Decimal(0)) - leg.delta
+        if start + running < 0 and leg.key not in first_short:
+            first_short[leg.key] = leg.doc_line
+    errors: list[BzError] = []
+    for key, change in net.items():
+        start = balances.get(key, Decimal(0))
+        final = start + change
+        if final < 0:
+            errors.append(
+                BzError(
+                    "BZ-LEDGER-NEGATIVE",
+                    gdsSeqno=first_short.get(key, 0),
+                    putrecSeqno=key.putrec_seqno,
+                    stockStatus=key.stock_status.value,
+                    balance=v.fmt_qty(start),
+                    required=v.fmt_qty(required.get(key, Decimal(0))),
+                    shortfall=v.fmt_qty(-final),
+                )
+            )
+        elif final > v.MAX_BALANCE:
+            errors.append(BzError("BZ-LEDGER-OVERFLOW", putrecSeqno=key.putrec_seqno, limit=v.fmt_qty(v.MAX_BALANCE)))
+    if errors:
+        errors.sort(key=lambda e: (e.detail.get("gdsSeqno", 0), e.detail.get("putrecSeqno", 0)))
+        raise ErrorGroup(errors)
+    return {k: d for k, d in net.items() if d != 0}
+
+
+def keys_of(legs: Iterable[Leg]) -> list[StockKey]:
+    """The balances a set of legs touches, in a fixed order (so that locks never cross)."""
+    return sorted({leg.key for leg in legs})
+
+
+@dataclass(frozen=True)
+class PostingView:
+    """A stored posting as the domain sees it when asked to correct it."""
+
+    id: int
+    putrec_no: str
+    key: StockKey
+    delta: Decimal
+    doc_type: DocType
+    doc_id: int
+    corrected_by_total: Decimal
+
+
+def correction_leg(original: PostingView, delta: object, reason: str) -> Leg:
+    """A correction is a new posting on the same balance that references the one it corrects.
+
+    It may not take back more than the original put in (nor add to the opposite sign beyond
+    zero): the original plus all its corrections keeps the original's sign or becomes zero.
+    """
+    amount = v.qty(delta, field="delta", allow_negative=True)
+    v.text(reason, field="reason", max_len=2000)
+    after = original.delta + original.corrected_by_total + amount
+    if (original.delta > 0 and after < 0) or (original.delta < 0 and after > 0):
+        raise BzError(
+            "BZ-CORRECTION-INVALID",
+            reason_zh=f"更正后记账 {original.id} 的净额 {v.fmt_qty(after)} 将与原方向相反",
+            reason_en=f"after correction posting {original.id} would net {v.fmt_qty(after)}, the opposite sign",
+        )
+    return Leg(doc_line=1, leg=0, key=original.key, delta=amount, corrects=original.id)

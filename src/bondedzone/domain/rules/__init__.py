@@ -1,0 +1,1 @@
+"""Rules named after the measure (M…) or requirement (L…) they implement."""

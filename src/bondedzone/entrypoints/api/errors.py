@@ -1,0 +1,97 @@
+"""Mapping refusals to HTTP: ``{code, message, messages, detail, errors}`` — nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bondedzone.domain.errors import BzError, ErrorGroup, Kind
+
+STATUS: dict[Kind, int] = {
+    "invalid": 422,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "internal": 500,
+}
+
+log = structlog.get_logger("bondedzone.api")
+
+
+def _lang(request: Request) -> str:
+    return "zh" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
+
+
+def _one(e: BzError) -> dict[str, Any]:
+    return {"code": e.code, "messages": {"zh": e.message("zh"), "en": e.message("en")}, "detail": _jsonable(e.public_detail())}
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (x if isinstance(x, (str, int, float, bool, type(None), list, dict)) else str(x)) for k, x in d.items()}
+
+
+def error_body(e: BzError, lang: str) -> dict[str, Any]:
+    """The body for one refusal (with all its siblings when it is a group)."""
+    body = _one(e)
+    body["message"] = e.message(lang)
+    body["errors"] = [_one(x) for x in e.errors] if isinstance(e, ErrorGroup) else []
+    return body
+
+
+def error_response(e: BzError, request: Request) -> JSONResponse:
+    """The HTTP answer to a refusal."""
+    headers = {"WWW-Authenticate": "Bearer"} if e.kind == "unauthenticated" else None
+    return JSONResponse(error_body(e, _lang(request)), status_code=STATUS[e.kind], headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a coded error body."""
+
+    @app.exception_handler(BzError)
+    async def _bz(request: Request, exc: BzError) -> JSONResponse:
+        return error_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errs):
+            summary = "; ".join(str(err.get("ctx", {}).get("error", err.get("msg"))) for err in errs)[:500]
+            return error_response(BzError("BZ-JSON-MALFORMED", summary=summary), request)
+        fields = [
+            {
+                "code": "BZ-VALIDATION",
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "reason": str(err.get("msg")),
+            }
+            for err in errs
+        ]
+        summary = "; ".join(f"{f['field']}: {f['reason']}" for f in fields[:5])
+        resp = error_response(BzError("BZ-VALIDATION", summary=summary, fields=fields[:100]), request)
+        return resp
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(BzError("BZ-ROUTE-NOT-FOUND", path=request.url.path), request)
+        if exc.status_code == 405:
+            resp = error_response(BzError("BZ-METHOD-NOT-ALLOWED", method=request.method), request)
+            resp.status_code = 405
+            return resp
+        e = BzError("BZ-VALIDATION", summary=str(exc.detail))
+        resp = error_response(e, request)
+        resp.status_code = exc.status_code
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        ref = uuid.uuid4().hex[:12]
+        log.error("unhandled", ref=ref, path=request.url.path, exc_info=exc)
+        return error_response(BzError("BZ-INTERNAL", ref=ref), request)

@@ -1,0 +1,1 @@
+"""The `bondedzone` command line."""

@@ -1,0 +1,120 @@
+"""Who may do what (PRODUCT.md roles). Checked in every service, never in routes.
+
+An enterprise sees and touches only its own books, lists and stock. For another enterprise's
+resource it is told the resource does not exist, so that it cannot even learn which book numbers
+are in use. A role that may not do a thing at all is told so (``BZ-FORBIDDEN``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bondedzone.domain.errors import BzError
+
+
+class Role(StrEnum):
+    """The roles of PRODUCT.md."""
+
+    ENTERPRISE = "enterprise"
+    CUSTOMS = "customs"
+    GATE = "gate"
+    ZONE_ADMIN = "zone_admin"
+    BANK = "bank"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller. ``uscc`` is set for, and only for, the enterprise role."""
+
+    role: Role
+    uscc: str | None
+    subject: str
+
+    @property
+    def scope(self) -> str:
+        """Namespace for idempotency keys: one caller's keys never collide with another's."""
+        return f"{self.role.value}:{self.uscc or ''}:{self.subject}"
+
+
+class Action(StrEnum):
+    """Every guarded action."""
+
+    ENTERPRISE_REGISTER = "register enterprises"
+    ENTERPRISE_READ = "read enterprises"
+    BOOK_OPEN = "open books"
+    BOOK_READ = "read books, stock and postings"
+    ITEM_ADD = "add book items"
+    INVT_WRITE = "create, declare or cancel inventory lists"
+    INVT_DECIDE = "approve or reject inventory lists"
+    INVT_READ = "read inventory lists"
+    CONVERT = "convert stock status"
+    CORRECT = "correct postings"
+    AUDIT = "verify the audit chain"
+
+
+_ZH = {
+    Action.ENTERPRISE_REGISTER: "登记企业",
+    Action.ENTERPRISE_READ: "查看企业",
+    Action.BOOK_OPEN: "设立账册",
+    Action.BOOK_READ: "查看账册、库存和记账记录",
+    Action.ITEM_ADD: "备案账册商品",
+    Action.INVT_WRITE: "录入、申报或删除核注清单",
+    Action.INVT_DECIDE: "审核核注清单",
+    Action.INVT_READ: "查看核注清单",
+    Action.CONVERT: "办理状态转换",
+    Action.CORRECT: "更正记账",
+    Action.AUDIT: "校验审计链",
+}
+
+# Roles that may perform an action on any enterprise's data; ENTERPRISE is handled by ownership.
+_ANY: dict[Action, frozenset[Role]] = {
+    Action.ENTERPRISE_REGISTER: frozenset({Role.CUSTOMS}),
+    Action.ENTERPRISE_READ: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+    Action.BOOK_OPEN: frozenset({Role.CUSTOMS}),
+    Action.BOOK_READ: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+    Action.ITEM_ADD: frozenset({Role.CUSTOMS}),
+    Action.INVT_WRITE: frozenset({Role.CUSTOMS}),
+    Action.INVT_DECIDE: frozenset({Role.CUSTOMS}),
+    Action.INVT_READ: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+    Action.CONVERT: frozenset({Role.CUSTOMS}),
+    Action.CORRECT: frozenset({Role.CUSTOMS}),
+    Action.AUDIT: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+}
+
+# Actions an enterprise may perform on its own data.
+_OWN: frozenset[Action] = frozenset(
+    {
+        Action.ENTERPRISE_READ,
+        Action.BOOK_OPEN,
+        Action.BOOK_READ,
+        Action.ITEM_ADD,
+        Action.INVT_WRITE,
+        Action.INVT_READ,
+        Action.CONVERT,
+    }
+)
+
+
+def forbidden(principal: Principal, action: Action) -> BzError:
+    """The refusal for a role that may never do ``action``."""
+    return BzError(
+        "BZ-FORBIDDEN", role=principal.role.value, action=action.name.lower(), action_zh=_ZH[action], action_en=action.value
+    )
+
+
+def require_role(principal: Principal, action: Action) -> None:
+    """Refuse at once a role that cannot do ``action`` on anyone's data."""
+    if principal.role in _ANY[action]:
+        return
+    if principal.role is Role.ENTERPRISE and action in _OWN:
+        return
+    raise forbidden(principal, action)
+
+
+def may(principal: Principal, action: Action, owner_uscc: str) -> bool:
+    """Whether ``principal`` may do ``action`` on data owned by ``owner_uscc``."""
+    if principal.role in _ANY[action]:
+        return True
+    return principal.role is Role.ENTERPRISE and action in _OWN and principal.uscc == owner_uscc

@@ -1,0 +1,229 @@
+"""What the services need from storage, as protocols; adapters/db implements them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, Self
+
+from bondedzone.domain.chain import ChainHead, StoredLink
+from bondedzone.domain.ledger import DocType, StockKey
+from bondedzone.domain.model import Book, BookItem, Enterprise, InventoryList
+from bondedzone.domain.rules.m9_status_conversion import StatusConversion
+
+
+@dataclass(frozen=True)
+class BookRecord:
+    """A stored book with its storage id."""
+
+    id: int
+    book: Book
+
+
+@dataclass(frozen=True)
+class NewPosting:
+    """A posting ready to store, its chain link already computed."""
+
+    seq: int
+    putrec_seqno: int
+    stock_status: str
+    delta_units: int
+    doc_type: str
+    doc_id: int
+    doc_line: int
+    leg: int
+    corrects: int | None
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A state change ready to store, its chain link already computed."""
+
+    seq: int
+    doc_type: str
+    doc_id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class PostingRow:
+    """A stored posting, for reading."""
+
+    id: int
+    putrec_no: str
+    putrec_seqno: int
+    stock_status: str
+    delta: Decimal
+    doc_type: str
+    doc_id: int
+    doc_line: int
+    leg: int
+    corrects: int | None
+    recorded_at: datetime
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """A stored state change, for reading."""
+
+    id: int
+    putrec_no: str
+    doc_type: str
+    doc_id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    recorded_at: datetime
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """One balance with its item's description."""
+
+    putrec_seqno: int
+    gds_mtno: str
+    gds_nm: str
+    gdecd: str
+    dcl_unitcd: str
+    stock_status: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A stored API token (only its hash is kept)."""
+
+    id: int
+    role: str
+    uscc: str | None
+    label: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first answer to an idempotent request."""
+
+    fingerprint: str
+    status: int
+    body: Any
+
+
+class EnterpriseRepo(Protocol):
+    def add(self, e: Enterprise) -> None: ...
+    def get(self, uscc: str) -> Enterprise | None: ...
+    def customs_code_taken(self, code: str) -> bool: ...
+    def all(self, uscc: str | None = None) -> list[Enterprise]: ...
+
+
+class BookRepo(Protocol):
+    def add(self, book: Book) -> int: ...
+    def get(self, putrec_no: str) -> BookRecord | None: ...
+    def get_by_id(self, book_id: int) -> BookRecord: ...
+    def all(self, owner_uscc: str | None = None) -> list[Book]: ...
+    def lock_head(self, book_id: int) -> ChainHead: ...
+    def set_head(self, book_id: int, head: ChainHead) -> None: ...
+    def heads(self) -> list[tuple[int, str, ChainHead]]: ...
+    def add_item(self, book_id: int, item: BookItem) -> None: ...
+    def item_taken(self, book_id: int, putrec_seqno: int, gds_mtno: str) -> bool: ...
+    def items(self, book_id: int, seqnos: Collection[int] | None = None) -> dict[int, BookItem]: ...
+
+
+class InvtRepo(Protocol):
+    def add(self, book_id: int, invt: InventoryList) -> InventoryList: ...
+    def get(self, invt_id: int, *, with_lines: bool = True) -> InventoryList | None: ...
+    def find_inner(self, book_id: int, etps_inner_invt_no: str) -> int | None: ...
+    def save_status(self, invt: InventoryList, expected_version: int) -> bool: ...
+    def search(
+        self, *, owner_uscc: str | None, putrec_no: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[InventoryList], int]: ...
+
+
+class ConversionRepo(Protocol):
+    def add(self, book_id: int, conv: StatusConversion) -> StatusConversion: ...
+    def get(self, conv_id: int) -> StatusConversion | None: ...
+    def find_entry(self, book_id: int, entry_no: str) -> int | None: ...
+
+
+class LedgerRepo(Protocol):
+    def balances(self, book_id: int, keys: Sequence[StockKey]) -> dict[StockKey, Decimal]: ...
+    def append(self, book_id: int, postings: Sequence[NewPosting]) -> None: ...
+    def apply(self, book_id: int, net: Mapping[StockKey, Decimal]) -> None: ...
+    def append_event(self, book_id: int, event: NewEvent) -> None: ...
+    def stock(self, book_id: int) -> list[StockRow]: ...
+    def postings(
+        self,
+        book_id: int,
+        *,
+        putrec_seqno: int | None = None,
+        stock_status: str | None = None,
+        doc_type: DocType | None = None,
+        doc_id: int | None = None,
+        limit: int = 1000,
+        after_id: int = 0,
+    ) -> list[PostingRow]: ...
+    def posting(self, posting_id: int) -> tuple[int, PostingRow] | None: ...
+    def corrected_total(self, posting_id: int) -> Decimal: ...
+    def events(self, book_id: int, doc_type: DocType, doc_id: int) -> list[EventRow]: ...
+    def links(self, book_id: int, putrec_no: str) -> Iterator[StoredLink]: ...
+    def posting_sums(self, book_id: int) -> dict[StockKey, Decimal]: ...
+    def all_balances(self, book_id: int) -> dict[StockKey, Decimal]: ...
+
+
+class TokenRepo(Protocol):
+    def add(self, token_hash: str, role: str, uscc: str | None, label: str, created_at: datetime) -> int: ...
+    def get(self, token_hash: str) -> TokenRecord | None: ...
+    def revoke(self, token_id: int) -> bool: ...
+
+
+class IdempotencyRepo(Protocol):
+    def lock(self, scope: str, key: str) -> None: ...
+    def get(self, scope: str, key: str) -> StoredResponse | None: ...
+    def put(self, scope: str, key: str, response: StoredResponse, created_at: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back."""
+
+    @property
+    def enterprises(self) -> EnterpriseRepo: ...
+    @property
+    def books(self) -> BookRepo: ...
+    @property
+    def invts(self) -> InvtRepo: ...
+    @property
+    def conversions(self) -> ConversionRepo: ...
+    @property
+    def ledger(self) -> LedgerRepo: ...
+    @property
+    def tokens(self) -> TokenRepo: ...
+    @property
+    def idempotency(self) -> IdempotencyRepo: ...
+
+    def now(self) -> datetime: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work; ``write=True`` takes the write lock up front on engines that need it."""
+
+    def __call__(self, *, write: bool = True) -> UnitOfWork: ...

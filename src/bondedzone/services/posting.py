@@ -1,0 +1,101 @@
+"""Writing to the ledger and the chain: the one place that appends postings and state changes.
+
+Every writer of a book first takes the book's chain head with :meth:`BookRepo.lock_head`, which
+serialises writers of that book (and only of that book). Balances are read after the lock, so the
+overdraw check sees every posting committed before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bondedzone.domain import chain, ledger
+from bondedzone.domain import values as v
+from bondedzone.domain.chain import ChainHead
+from bondedzone.domain.ledger import DocType, Leg
+from bondedzone.services.ports import NewEvent, NewPosting, UnitOfWork
+
+
+class ChainWriter:
+    """Appends links to one book's chain within one unit of work; ``close()`` stores the head."""
+
+    def __init__(self, uow: UnitOfWork, book_id: int, putrec_no: str) -> None:
+        self.uow = uow
+        self.book_id = book_id
+        self.putrec_no = putrec_no
+        self.head = uow.books.lock_head(book_id)
+        self.now = uow.now()
+
+    def event(
+        self, doc_type: DocType, doc_id: int, from_status: str | None, to_status: str, actor: str, reason: str | None
+    ) -> None:
+        """Record a state change of a document of this book."""
+        seq = self.head.seq + 1
+        payload = chain.event_payload(
+            putrec_no=self.putrec_no,
+            seq=seq,
+            doc_type=doc_type.value,
+            doc_id=doc_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+            recorded_at=self.now,
+        )
+        (link,), self.head = chain.extend(self.head, [payload])
+        self.uow.ledger.append_event(
+            self.book_id,
+            NewEvent(seq, doc_type.value, doc_id, from_status, to_status, actor, reason, self.now, link.prev_hash, link.hash),
+        )
+
+    def post(self, doc_type: DocType, doc_id: int, legs: Sequence[Leg]) -> None:
+        """Check ``legs`` against the balances and post them all, or raise and post none."""
+        keys = ledger.keys_of(legs)
+        balances = self.uow.ledger.balances(self.book_id, keys)
+        net = ledger.plan(balances, legs)
+        payloads: list[dict[str, Any]] = []
+        seq = self.head.seq
+        units = [v.to_units(leg.delta) for leg in legs]
+        for leg, delta_units in zip(legs, units, strict=True):
+            seq += 1
+            payloads.append(
+                chain.posting_payload(
+                    putrec_no=self.putrec_no,
+                    seq=seq,
+                    putrec_seqno=leg.key.putrec_seqno,
+                    stock_status=leg.key.stock_status.value,
+                    delta_units=delta_units,
+                    doc_type=doc_type.value,
+                    doc_id=doc_id,
+                    doc_line=leg.doc_line,
+                    leg=leg.leg,
+                    corrects=leg.corrects,
+                    recorded_at=self.now,
+                )
+            )
+        links, self.head = chain.extend(self.head, payloads)
+        rows = [
+            NewPosting(
+                seq=link.seq,
+                putrec_seqno=leg.key.putrec_seqno,
+                stock_status=leg.key.stock_status.value,
+                delta_units=delta_units,
+                doc_type=doc_type.value,
+                doc_id=doc_id,
+                doc_line=leg.doc_line,
+                leg=leg.leg,
+                corrects=leg.corrects,
+                recorded_at=self.now,
+                prev_hash=link.prev_hash,
+                hash=link.hash,
+            )
+            for leg, delta_units, link in zip(legs, units, links, strict=True)
+        ]
+        self.uow.ledger.append(self.book_id, rows)
+        self.uow.ledger.apply(self.book_id, net)
+
+    def close(self) -> ChainHead:
+        """Store the new head; call once, after the last append."""
+        self.uow.books.set_head(self.book_id, self.head)
+        return self.head
