@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-Kind = Literal["invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "internal"]
+Kind = Literal["malformed", "invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "internal"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
     # request shape
     "BZ-VALIDATION": ErrorSpec("invalid", "请求内容不合法：{summary}", "The request is invalid: {summary}"),
     "BZ-JSON-MALFORMED": ErrorSpec(
-        "invalid", "请求体不是合法的 JSON：{summary}", "The request body is not valid JSON: {summary}"
+        "malformed", "请求体不是合法的 JSON：{summary}", "The request body is not valid JSON: {summary}"
     ),
     "BZ-PAYLOAD-TOO-LARGE": ErrorSpec(
         "too_large", "请求体超过 {limit} 字节上限", "The request body exceeds the limit of {limit} bytes"

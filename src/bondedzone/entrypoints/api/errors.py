@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bondedzone.domain.errors import BzError, ErrorGroup, Kind
 
 STATUS: dict[Kind, int] = {
+    "malformed": 400,
     "invalid": 422,
     "unauthenticated": 401,
     "forbidden": 403,
