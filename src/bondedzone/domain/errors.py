@@ -116,6 +116,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "核注清单 {id} 当前状态为 {status}，不能{action_zh}",
         "Inventory list {id} is {status} and cannot be {action_en}",
     ),
+    "BZ-INVT-CONCURRENT": ErrorSpec(
+        "conflict",
+        "核注清单 {id} 已被同时修改，请刷新后重试",
+        "Inventory list {id} was changed by someone else at the same time; reload and retry",
+    ),
     "BZ-INVT-DCLCUS": ErrorSpec("invalid", "{reason_zh}", "{reason_en}"),
     # ledger (L2)
     "BZ-LEDGER-NEGATIVE": ErrorSpec(

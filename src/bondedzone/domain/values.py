@@ -77,8 +77,9 @@ def qty(value: object, *, field: str = "dclQty", allow_zero: bool = False, allow
         raise BzError("BZ-QTY-INVALID", value=str(value), field=field, reason="not a finite number")
     if abs(d) > MAX_LINE_QTY:
         raise BzError("BZ-QTY-INVALID", value=str(value), field=field, reason=f"exceeds {MAX_LINE_QTY}")
-    exponent = d.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -QTY_DECIMALS:
+    # Compare with the quantized value rather than normalize(): normalize() rounds to the context
+    # precision (28 digits), which would let 1.0000000000000000000000000001 through as 1.
+    if d.quantize(QTY_QUANTUM) != d:
         raise BzError("BZ-QTY-INVALID", value=str(value), field=field, reason="more than 5 decimal places")
     if d < 0 and not allow_negative:
         raise BzError("BZ-QTY-INVALID", value=str(value), field=field, reason="must not be negative")

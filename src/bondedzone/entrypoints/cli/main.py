@@ -70,14 +70,17 @@ def demo_load(force: Annotated[bool, typer.Option(help="load even if enterprises
     from bondedzone.entrypoints.cli import demo
 
     c = _container()
-    bootstrap.migrate(c.settings.database_url)
-    if not force and not bootstrap.is_empty(c.engine):
-        out.print("database is not empty; demo not loaded (use --force)")
-        return
     try:
-        counts = demo.load(c.uow)
-    except BzError as e:
-        _fail(e)
+        bootstrap.migrate(c.settings.database_url)
+        if not force and not bootstrap.is_empty(c.engine):
+            out.print("database is not empty; demo not loaded (use --force)")
+            return
+        try:
+            counts = demo.load(c.uow)
+        except BzError as e:
+            _fail(e)
+    finally:
+        c.engine.dispose()  # close pooled connections now, not whenever the engine is collected
     out.print(f"demo zone loaded: {counts}")
 
 
@@ -124,6 +127,8 @@ def token_create(
             uow.commit()
     except BzError as e:
         _fail(e)
+    finally:
+        c.engine.dispose()
     typer.echo(token)
 
 
@@ -141,8 +146,11 @@ def audit_verify() -> None:
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        with c.uow(write=False) as uow:
-            report = audit.verify_all(uow, operator, tick)
+        try:
+            with c.uow(write=False) as uow:
+                report = audit.verify_all(uow, operator, tick)
+        finally:
+            c.engine.dispose()
     if report.ok:
         out.print(f"[green]OK[/] {report.books} books, {report.links} links verified; every balance equals its postings")
         return
