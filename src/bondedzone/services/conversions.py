@@ -13,7 +13,7 @@ from bondedzone.domain.rules.m9_status_conversion import (
     conversion_legs,
     new_status_conversion,
 )
-from bondedzone.services.authz import Action, Principal
+from bondedzone.services.authz import Action, Principal, require_role
 from bondedzone.services.ports import UnitOfWork
 from bondedzone.services.posting import ChainWriter
 from bondedzone.services.registry import book_for
@@ -60,6 +60,7 @@ def convert_status(uow: UnitOfWork, who: Principal, cmd: ConvertStatus) -> Statu
 
 def get_conversion(uow: UnitOfWork, who: Principal, conv_id: int) -> StatusConversion:
     """One conversion, if the caller may see its book."""
+    require_role(who, Action.BOOK_READ)  # a role that may never read is told so, not "not found"
     conv = uow.conversions.get(conv_id)
     if conv is None:
         raise BzError("BZ-CONV-NOT-FOUND", id=conv_id)

@@ -37,24 +37,60 @@ def execute(
     scope: str,
     key: str | None,
     request_fingerprint: str,
+    render_error: Callable[[BzError], tuple[int, Any]] | None = None,
 ) -> tuple[int, Any]:
     """Run ``work`` in one write transaction and return its rendered answer.
 
     Without a key this is simply a transaction. With a key, the first answer is stored with the
     effect; a later request with the same key and the same fingerprint gets that answer back, and
     one with a different fingerprint is refused with ``BZ-IDEMPOTENCY-MISMATCH``.
+
+    A refusal that depends on the state of the ledger (kind ``conflict``: an overdraw, a list no
+    longer in the right state) is a first answer too: its effect is rolled back and, if
+    ``render_error`` is given, the rendered refusal is stored under the key in a transaction of its
+    own — so a list refused for an overdraw is not approved by a retry after stock arrives; the
+    caller must decide to ask again with a new key. Refusals of the request itself (invalid,
+    not found, forbidden) are not stored: the same request would be refused again anyway, and the
+    caller may fix it and retry under the same key.
     """
     with uow_factory(write=True) as uow:
         if key is not None:
-            uow.idempotency.lock(scope, key)
-            prior = uow.idempotency.get(scope, key)
+            prior = _prior(uow, scope, key, request_fingerprint)
             if prior is not None:
-                if prior.fingerprint != request_fingerprint:
-                    raise BzError("BZ-IDEMPOTENCY-MISMATCH", key=key)
-                return prior.status, prior.body
-        result = work(uow)
+                return prior
+        try:
+            result = work(uow)
+        except BzError as refusal:
+            uow.rollback()
+            if key is None or render_error is None or refusal.kind != "conflict":
+                raise
+            return _store_refusal(uow_factory, scope, key, request_fingerprint, render_error(refusal))
         status, body = render(result)
         if key is not None:
             uow.idempotency.put(scope, key, StoredResponse(request_fingerprint, status, body), uow.now())
         uow.commit()
         return status, body
+
+
+def _prior(uow: UnitOfWork, scope: str, key: str, request_fingerprint: str) -> tuple[int, Any] | None:
+    """Take the key's lock and return its stored answer, if any."""
+    uow.idempotency.lock(scope, key)
+    prior = uow.idempotency.get(scope, key)
+    if prior is None:
+        return None
+    if prior.fingerprint != request_fingerprint:
+        raise BzError("BZ-IDEMPOTENCY-MISMATCH", key=key)
+    return prior.status, prior.body
+
+
+def _store_refusal(
+    uow_factory: UnitOfWorkFactory, scope: str, key: str, request_fingerprint: str, answer: tuple[int, Any]
+) -> tuple[int, Any]:
+    """Store a refusal as the key's answer, unless a concurrent request stored one first."""
+    with uow_factory(write=True) as uow:
+        prior = _prior(uow, scope, key, request_fingerprint)
+        if prior is not None:
+            return prior
+        uow.idempotency.put(scope, key, StoredResponse(request_fingerprint, answer[0], answer[1]), uow.now())
+        uow.commit()
+        return answer

@@ -96,14 +96,7 @@ def _move(uow: UnitOfWork, who: Principal, invt_id: int, move: InvtAction, reaso
         year = writer.now.strftime("%y")
         moved = replace(moved, bond_invt_no=f"QD{rec.book.master_cuscd}{year}{moved.impexp_markcd.value}{invt_id:09d}")
     if not uow.invts.save_status(moved, expected_version=current.version):
-        raise BzError(
-            "BZ-INVT-STATE",
-            id=invt_id,
-            status="changed concurrently",
-            action=move.value,
-            action_zh=move.value,
-            action_en=move.value,
-        )
+        raise BzError("BZ-INVT-CONCURRENT", id=invt_id)
     writer.event(DocType.INVT, invt_id, current.status.value, moved.status.value, who.subject, reason)
     if moved.status is InvtStatus.APPROVED:
         writer.post(DocType.INVT, invt_id, invt_legs(current))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bondedzone import __version__
 from bondedzone.bootstrap import Container
 from bondedzone.domain.errors import BzError
-from bondedzone.entrypoints.api import errors
+from bondedzone.entrypoints.api import errors, schemas
 from bondedzone.entrypoints.api.routers import invts, ledger, registry
 
 log = structlog.get_logger("bondedzone.api")
@@ -35,19 +36,27 @@ class BodyLimit:
             await self._refuse(scope, send)
             return
         seen = 0
+        too_large = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    too_large = True
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+        # FastAPI turns an error raised while it reads the body into its own 400 answer, so a
+        # streamed (chunked) body over the limit must be refused here, not by catching alone.
+        async def guarded(message: Message) -> None:
+            if not too_large:
+                await send(message)
+
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, counted, guarded)
+        if too_large:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
@@ -73,6 +82,8 @@ def create_app(container: Container) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` from `bondedzone token create`. Every POST accepts "
             "`Idempotency-Key`. Errors are `{code, message, messages, detail, errors}` with a stable `BZ-…` code."
         ),
+        # Every refusal has the one error body; without this the schema promises FastAPI's default 422 body.
+        responses={"4XX": {"model": schemas.ErrorBody, "description": "A refusal with a stable BZ-… code"}},
     )
     app.state.container = container
     errors.install(app)

@@ -66,6 +66,17 @@ def install(app: FastAPI) -> None:
         if any(err.get("type") == "json_invalid" for err in errs):
             summary = "; ".join(str(err.get("ctx", {}).get("error", err.get("msg"))) for err in errs)[:500]
             return error_response(BzError("BZ-JSON-MALFORMED", summary=summary), request)
+        if any(tuple(err.get("loc", ())) == ("body",) for err in errs):
+            # The body parsed, but is not an object (an array, a scalar, or not sent as JSON).
+            summary = "the body must be a JSON object sent with Content-Type: application/json"
+            return error_response(BzError("BZ-JSON-MALFORMED", summary=summary), request)
+        # The schema caps ``lines`` so that an oversized list is refused before its lines are
+        # checked; it is still the domain's refusal and keeps the domain's code.
+        for err in errs:
+            if err.get("type") == "too_long" and tuple(err.get("loc", ()))[-1:] == ("lines",):
+                ctx = err.get("ctx", {})
+                too_many = BzError("BZ-INVT-TOO-MANY-LINES", limit=ctx.get("max_length"), count=ctx.get("actual_length"))
+                return error_response(too_many, request)
         fields = [
             {
                 "code": "BZ-VALIDATION",

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from bondedzone.bootstrap import Container
+from bondedzone.domain.errors import BzError
+from bondedzone.entrypoints.api.errors import STATUS, error_body
 from bondedzone.services import idempotency
 from bondedzone.services.authz import Principal
 from bondedzone.services.ports import UnitOfWork
@@ -34,6 +36,13 @@ def run_write(
     def _render(result: T) -> tuple[int, Any]:
         return status, render(result).model_dump(mode="json", by_alias=True)
 
-    code, out = idempotency.execute(container.uow, work, _render, scope=who.scope, key=key, request_fingerprint=fp)
+    lang = "zh" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
+
+    def _refusal(e: BzError) -> tuple[int, Any]:
+        return STATUS[e.kind], error_body(e, lang)
+
+    code, out = idempotency.execute(
+        container.uow, work, _render, scope=who.scope, key=key, request_fingerprint=fp, render_error=_refusal
+    )
     headers = {"Idempotency-Key": key} if key else None
     return JSONResponse(out, status_code=code, headers=headers)
