@@ -6,11 +6,10 @@ import heapq
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bondedzone.adapters.db import tables as t
 from bondedzone.domain import chain
@@ -36,6 +35,14 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """The real clock."""
     return datetime.now(UTC)
+
+
+_STOCK_STATUS = {s.value: s for s in v.StockStatus}
+
+
+def _stock_status(value: str) -> v.StockStatus:
+    found = _STOCK_STATUS.get(value)
+    return found if found is not None else v.StockStatus(value)
 
 
 class _Repo:
@@ -220,20 +227,17 @@ class SqlInvtRepo(_Repo):
         )
 
     def _lines(self, invt_id: int) -> tuple[InvtLine, ...]:
-        c = t.invt_lines.c
-        rows = self.conn.execute(select(t.invt_lines).where(c.invt_id == invt_id).order_by(c.gds_seqno))
+        # Approval reads every line of a list of up to 10,000: plain driver tuples, no per-row enum call.
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        rows = self.conn.exec_driver_sql(
+            "SELECT gds_seqno, putrec_seqno, dcl_qty, dcl_unitcd, stock_status, gds_mtno, gdecd, gds_nm "
+            f"FROM invt_lines WHERE invt_id = {mark} ORDER BY gds_seqno",
+            (invt_id,),
+        ).fetchall()
+        from_units, status = v.from_units, _stock_status
         return tuple(
-            InvtLine(
-                int(r.gds_seqno),
-                int(r.putrec_seqno),
-                v.from_units(r.dcl_qty),
-                r.dcl_unitcd,
-                v.StockStatus(r.stock_status),
-                r.gds_mtno,
-                r.gdecd,
-                r.gds_nm,
-            )
-            for r in rows
+            InvtLine(int(seqno), int(item), from_units(dcl_qty), unit, status(st), mtno, hs, name)
+            for seqno, item, dcl_qty, unit, st, mtno, hs, name in rows
         )
 
     @staticmethod
@@ -343,65 +347,69 @@ class SqlConversionRepo(_Repo):
 
 class SqlLedgerRepo(_Repo):
     def balances(self, book_id: int, keys: Sequence[StockKey]) -> dict[StockKey, Decimal]:
-        c = t.stock_balances.c
         out: dict[StockKey, Decimal] = {}
         seqnos = sorted({k.putrec_seqno for k in keys})
-        wanted = set(keys)
-        for i in range(0, len(seqnos), 5000):
-            q = select(c.putrec_seqno, c.stock_status, c.quantity).where(
-                c.book_id == book_id, c.putrec_seqno.in_(seqnos[i : i + 5000])
-            )
-            for r in self.conn.execute(q):
-                k = StockKey(int(r.putrec_seqno), v.StockStatus(r.stock_status))
-                if k in wanted:
-                    out[k] = v.from_units(r.quantity)
+        # Match rows on plain (seqno, status) tuples: no StockKey or enum built per row.
+        wanted = {(k.putrec_seqno, k.stock_status.value): k for k in keys}
+        sql = "SELECT putrec_seqno, stock_status, quantity FROM stock_balances WHERE book_id = "
+        if self.is_pg:
+            # One array parameter instead of an IN list of thousands: planned once, sent once.
+            chunks: list[tuple[str, tuple[Any, ...]]] = [(sql + "%s AND putrec_seqno = ANY(%s)", (book_id, seqnos))]
+        else:
+            chunks = [
+                (sql + f"? AND putrec_seqno IN ({', '.join('?' * len(part))})", (book_id, *part))
+                for part in (seqnos[i : i + 5000] for i in range(0, len(seqnos), 5000))
+            ]
+        for query, params in chunks:
+            for seqno, st, quantity in self.conn.exec_driver_sql(query, params).fetchall():
+                k = wanted.get((int(seqno), st))
+                if k is not None:
+                    out[k] = v.from_units(quantity)
         return out
+
+    # Postings and balance changes are written with the driver's executemany: a list of 1,000
+    # lines is one round of rows, without SQLAlchemy building a parameter dict per row.
+    _POSTING_FIELDS = ("putrec_seqno", "stock_status", "delta_units", "doc_type", "doc_id", "doc_line", "leg", "corrects")
+    _POSTING_CHAIN = ("seq", "prev_hash", "hash")
+    _posting_fields = attrgetter(*_POSTING_FIELDS)
+    _posting_chain = attrgetter(*_POSTING_CHAIN)
+
+    def _mark(self) -> str:
+        return "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
 
     def append(self, book_id: int, postings: Sequence[NewPosting]) -> None:
         if not postings:
             return
-        self.conn.execute(
-            t.postings.insert(),
-            [
-                {
-                    "book_id": book_id,
-                    "putrec_seqno": p.putrec_seqno,
-                    "stock_status": p.stock_status,
-                    "delta": p.delta_units,
-                    "doc_type": p.doc_type,
-                    "doc_id": p.doc_id,
-                    "doc_line": p.doc_line,
-                    "leg": p.leg,
-                    "corrects": p.corrects,
-                    "recorded_at": p.recorded_at,
-                    "chain_seq": p.seq,
-                    "prev_hash": p.prev_hash,
-                    "hash": p.hash,
-                }
-                for p in postings
-            ],
+        cols = (
+            "book_id, putrec_seqno, stock_status, delta, doc_type, doc_id, doc_line, leg, corrects, "
+            "recorded_at, chain_seq, prev_hash, hash"
         )
+        mark = self._mark()
+        sql = f"INSERT INTO postings ({cols}) VALUES ({', '.join([mark] * 13)})"
+        # The column type's own bind processing (SQLite keeps timestamps as text), once per distinct value.
+        dialect = self.conn.dialect
+        proc = t.postings.c.recorded_at.type.dialect_impl(dialect).bind_processor(dialect)
+        stamps: dict[datetime, Any] = {}
+        for p in postings:
+            if p.recorded_at not in stamps:
+                stamps[p.recorded_at] = proc(p.recorded_at) if proc else p.recorded_at
+        head, chain_of = self._posting_fields, self._posting_chain
+        self.conn.exec_driver_sql(sql, [(book_id, *head(p), stamps[p.recorded_at], *chain_of(p)) for p in postings])
 
     def apply(self, book_id: int, net: Mapping[StockKey, Decimal]) -> None:
         if not net:
             return
-        ins = pg_insert(t.stock_balances) if self.is_pg else sqlite_insert(t.stock_balances)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.stock_balances.c.book_id, t.stock_balances.c.putrec_seqno, t.stock_balances.c.stock_status],
-            set_={"quantity": t.stock_balances.c.quantity + ins.excluded.quantity},
+        mark = self._mark()
+        # Same upsert on both engines; rows in key order so that concurrent writers lock balances in one order.
+        sql = (
+            "INSERT INTO stock_balances (book_id, putrec_seqno, stock_status, quantity) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (book_id, putrec_seqno, stock_status) "
+            "DO UPDATE SET quantity = stock_balances.quantity + excluded.quantity"
         )
-        self.conn.execute(
-            stmt,
-            [
-                {
-                    "book_id": book_id,
-                    "putrec_seqno": k.putrec_seqno,
-                    "stock_status": k.stock_status.value,
-                    "quantity": v.to_units(d),
-                }
-                for k, d in sorted(net.items())
-            ],
-        )
+        # (seqno, status) pairs are unique, so sorting the tuples never compares the amounts.
+        changes = sorted((k.putrec_seqno, k.stock_status.value, d) for k, d in net.items())
+        self.conn.exec_driver_sql(sql, [(book_id, seqno, st, v.to_units(d)) for seqno, st, d in changes])
 
     def append_event(self, book_id: int, event: NewEvent) -> None:
         self.conn.execute(
@@ -642,6 +650,10 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         if conn.dialect.name == "sqlite":
             conn.execution_options(sqlite_begin="BEGIN IMMEDIATE" if self.write else "BEGIN")
+        elif not self.write:
+            # A reader sees one snapshot: the audit reads heads, then links, then sums, and must
+            # not see a writer's commit land between those statements.
+            conn.execution_options(isolation_level="REPEATABLE READ")
         conn.begin()
         self._conn = conn
         self.enterprises = SqlEnterpriseRepo(conn)

@@ -1,0 +1,246 @@
+"""``make bench``: every benchmark, each figure as a ratio against the raw limit of the same engine in the same run.
+
+    .venv/bin/python -m bench.run_all            # full run, ~5 minutes; writes bench/results/latest.{json,md}
+    .venv/bin/python -m bench.run_all --quick    # smoke run, ~1-2 minutes; writes bench/results/quick.{json,md}
+    .venv/bin/python -m bench.run_all --only throughput --engines sqlite
+
+PostgreSQL comes from ``BONDEDZONE_TEST_PG_URL`` (default postgresql://postgres@127.0.0.1:5432/test);
+each benchmark works in a fresh schema that it drops afterwards. When PostgreSQL is unreachable,
+its figures are skipped and the results say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import common, contention, http_latency, throughput
+
+SIZES = {
+    # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client)
+    "full": {"big": 60, "small": 600, "contention": 300, "http": 100},
+    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12},
+}
+GOAL_THROUGHPUT = 0.25
+GOAL_CONTENTION = 0.7
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _verdict(value: float, goal: float) -> str:
+    return f"≥ {goal} ✔" if value >= goal else f"≥ {goal} ✘ MISSED"
+
+
+def _sections(res: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if res.get("throughput"):
+        rows = [
+            [
+                r["engine"],
+                r["lines_per_list"],
+                r["lists"],
+                f"{r['ours_postings_per_s']:,.0f}",
+                f"{r['ours_ms_per_list_median']:.2f}",
+                f"{r['bare_postings_per_s']:,.0f}",
+                f"{r['bare_ms_per_list_median']:.2f}",
+                f"{r['ratio']:.3f}",
+                f"{r['ratio_totals']:.3f}",
+                _verdict(r["ratio"], GOAL_THROUGHPUT) if r["lines_per_list"] >= 1000 else "—",
+                "ok" if r["audit_ok"] else "FAILED",
+            ]
+            for r in res["throughput"]
+        ]
+        out.append(
+            (
+                "Approval throughput (approve_invt, one transaction per list) vs bare batched insert",
+                _table(
+                    [
+                        "engine",
+                        "lines/list",
+                        "lists",
+                        "ours postings/s",
+                        "ours ms/list (median)",
+                        "bare rows/s",
+                        "bare ms/list (median)",
+                        "ratio (medians)",
+                        "ratio (totals)",
+                        "goal",
+                        "audit",
+                    ],
+                    rows,
+                ),
+            )
+        )
+    if res.get("contention"):
+        rows = [
+            [
+                r["engine"],
+                r["layout"],
+                r["writers"],
+                r["lists_per_mode"],
+                f"{r['hot_postings_per_s']:,.0f}",
+                f"{r['spread_postings_per_s']:,.0f}",
+                f"{r['ratio']:.3f}",
+                _verdict(r["ratio"], GOAL_CONTENTION),
+                r["failed"],
+                "ok" if r["audit_ok"] else "FAILED",
+            ]
+            for r in res["contention"]
+        ]
+        out.append(
+            (
+                "Contention: 10-line lists all on 10 hot items vs spread over 10,000 items",
+                _table(
+                    [
+                        "engine",
+                        "layout",
+                        "writers",
+                        "lists/mode",
+                        "hot postings/s",
+                        "spread postings/s",
+                        "ratio hot/spread",
+                        "goal",
+                        "failed",
+                        "audit",
+                    ],
+                    rows,
+                ),
+            )
+        )
+    h = res.get("http")
+    if h:
+        a, b = h["approve"], h["whoami"]
+        rows = [
+            ["POST …/approve (10 lines)", a["requests"], a["p50_ms"], a["p99_ms"], a["mean_ms"], a["req_per_s"]],
+            ["GET /api/v1/whoami (bare)", b["requests"], b["p50_ms"], b["p99_ms"], b["mean_ms"], b["req_per_s"]],
+            ["ratio bare/ours", "", h["ratio_p50"], h["ratio_p99"], "", h["ratio_throughput"]],
+        ]
+        ok = h["failed"] == 0 and h["all_approved"] and h["audit_ok"]
+        out.append(
+            (
+                f"HTTP, PostgreSQL, {h['clients']} concurrent clients, real uvicorn server "
+                f"({'all approvals 200, audit ok' if ok else 'FAILURES: see json'})",
+                _table(["endpoint", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows),
+            )
+        )
+    return out
+
+
+def _markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    parts = [
+        f"# Benchmark results ({res['mode']} run)",
+        "",
+        f"- date: {m['date']}, git {m['git_commit'] or '?'}, total {res['duration_s']} s",
+        f"- machine: {m['cpu']}, {m['nproc']} CPUs, {m['memory_gib']} GiB, {m['os']}; load average "
+        f"{m['load_average_at_start'][0]} at start, {m.get('load_average_at_end', ['?'])[0]} at end (other work shares the CPUs)",
+        f"- Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or 'not available'}",
+        "- every ratio is ours ÷ the raw limit measured on the same engine in the same run (1.0 = as fast as the raw limit)",
+    ]
+    for note in res.get("skipped", []):
+        parts.append(f"- skipped: {note}")
+    if res.get("goals_missed"):
+        parts.append("- goals missed: " + "; ".join(res["goals_missed"]))
+    for title, table in _sections(res):
+        parts += ["", f"## {title}", "", table]
+    return "\n".join(parts) + "\n"
+
+
+README = Path(__file__).parent / "README.md"
+START, END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+
+
+def _update_readme(summary: str) -> None:
+    """Quote the latest full run in bench/README.md, between the markers."""
+    text = README.read_text()
+    if START not in text or END not in text:
+        return
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    body = summary.replace("# Benchmark results", "### Benchmark results", 1).replace("\n## ", "\n#### ")
+    README.write_text(f"{head}{START}\n{body}{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true", help="small sizes (~1-2 minutes); results go to quick.{json,md}")
+    ap.add_argument("--only", action="append", choices=["throughput", "contention", "http"], help="run only these (repeatable)")
+    ap.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--out", type=Path, default=common.RESULTS, help="results directory (default bench/results)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    args = ap.parse_args(argv)
+
+    mode = "quick" if args.quick else "full"
+    size = SIZES[mode]
+    only = set(args.only or ["throughput", "contention", "http"])
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    skipped: list[str] = []
+    problem = common.pg_problem() if "postgresql" in engines or "http" in only else None
+    if problem:
+        skipped.append(f"PostgreSQL unreachable at {common.PG_URL} ({problem})")
+        engines = [e for e in engines if e != "postgresql"]
+        print(f"!! {skipped[-1]}: PostgreSQL figures skipped")
+
+    started = time.perf_counter()
+    res: dict[str, Any] = {"mode": mode, "machine": common.machine_info(), "sizes": size, "skipped": skipped}
+    if "throughput" in only:
+        res["throughput"] = []
+        for engine in engines:
+            for lines, lists in ((1000, size["big"]), (10, size["small"])):
+                print(f"… throughput: {engine}, {lists} lists of {lines} lines", flush=True)
+                res["throughput"].append(throughput.run(engine, lines=lines, lists=lists + 1))
+    if "contention" in only:
+        res["contention"] = []
+        for engine in engines:
+            print(f"… contention: {engine}, {size['contention']} lists per layout and mode", flush=True)
+            res["contention"] += contention.run(engine, lists=size["contention"])
+    if "http" in only:
+        if problem:
+            skipped.append("HTTP benchmark (needs PostgreSQL)")
+        else:
+            print(f"… http: {http_latency.CLIENTS} clients × {size['http']} approvals", flush=True)
+            res["http"] = http_latency.run(per_client=size["http"])
+    res["duration_s"] = round(time.perf_counter() - started, 1)
+    res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    missed = [
+        f"throughput {r['engine']} {r['lines_per_list']}-line ratio {r['ratio']}"
+        for r in res.get("throughput", [])
+        if r["lines_per_list"] >= 1000 and r["ratio"] < GOAL_THROUGHPUT
+    ] + [
+        f"contention {r['engine']} {r['layout']} ratio {r['ratio']}"
+        for r in res.get("contention", [])
+        if r["ratio"] < GOAL_CONTENTION
+    ]
+    res["goals_missed"] = missed
+
+    print()
+    print(f"bondedzone benchmarks ({mode}), {res['duration_s']} s on {res['machine']['nproc']} CPUs")
+    for title, table in _sections(res):
+        print(f"\n{title}\n{table}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "latest" if mode == "full" else "quick"
+    (args.out / f"{stem}.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
+    (args.out / f"{stem}.md").write_text(_markdown(res))
+    print(f"\nwritten: {args.out / (stem + '.json')}, {args.out / (stem + '.md')}")
+    if mode == "full" and args.out == common.RESULTS and not args.only:
+        _update_readme(_markdown(res))
+        print(f"updated: {README}")
+    if missed:
+        print("goals missed: " + "; ".join(missed))
+    return 1 if (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
