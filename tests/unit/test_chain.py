@@ -233,3 +233,67 @@ def test_tamper_at_a_random_position_is_found_exactly_there(n: int, data: st.Dat
         if links[pos].hash == chain.link_hash(links[pos].prev_hash, links[pos].payload):
             return  # drew the true hash: no tamper
     assert first(links, head) == (pos + 1, expected)
+
+
+@given(
+    seq=st.integers(1, 2**62),
+    putrec_seqno=st.integers(1, 999_999_999),
+    status=st.sampled_from(["bonded", "non_bonded"]),
+    delta=st.integers(-(2**62), 2**62),
+    doc_type=st.sampled_from(["invt", "conversion", "correction"]),
+    doc_id=st.integers(1, 2**62),
+    line=st.integers(1, 10_000),
+    leg=st.integers(0, 1),
+    corrects=st.none() | st.integers(1, 2**62),
+    when=st.datetimes(timezones=st.just(UTC)),
+)
+def test_posting_text_is_the_canonical_json_of_the_payload(
+    seq: int,
+    putrec_seqno: int,
+    status: str,
+    delta: int,
+    doc_type: str,
+    doc_id: int,
+    line: int,
+    leg: int,
+    corrects: int | None,
+    when: datetime,
+) -> None:
+    # L3: the fast rendering used when posting is exactly what the chain commits to.
+    payload = chain.posting_payload(
+        putrec_no="T5301W000001",
+        seq=seq,
+        putrec_seqno=putrec_seqno,
+        stock_status=status,
+        delta_units=delta,
+        doc_type=doc_type,
+        doc_id=doc_id,
+        doc_line=line,
+        leg=leg,
+        corrects=corrects,
+        recorded_at=when,
+    )
+    text = chain.posting_text(
+        "T5301W000001", seq, putrec_seqno, status, delta, doc_type, doc_id, line, leg, corrects, chain.timestamp(when)
+    )
+    assert text == chain.canonical(payload) == chain.canonical_text(payload)
+
+
+def test_posting_text_refuses_non_integers_so_a_tampered_float_is_caught() -> None:
+    # SQLite keeps a REAL written into an INTEGER column; it must not hash like the integer.
+    payload = chain.posting_payload(
+        putrec_no="T5301W000001",
+        seq=1,
+        putrec_seqno=1,
+        stock_status="bonded",
+        delta_units=500000,
+        doc_type="invt",
+        doc_id=1,
+        doc_line=1,
+        leg=0,
+        corrects=None,
+        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    tampered = {**payload, "delta": 500000.4}
+    assert chain.link_hash("0" * 64, tampered) != chain.link_hash("0" * 64, payload)
+    assert chain.canonical_text(tampered) == chain.canonical(tampered)

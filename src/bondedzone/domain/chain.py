@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 GENESIS = "0" * 64
@@ -27,11 +28,100 @@ def canonical(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# The canonical JSON of a posting payload, written out: the keys of posting_payload() in sorted
+# order. Approving a 1,000-line list makes 1,000 links, and rendering each through json.dumps
+# was most of the approval's cost; this renders the same text several times faster. A unit
+# test holds it equal to canonical() for any payload.
+_POSTING_KEYS = (
+    "corrects", "delta", "docId", "docLine", "docType", "kind", "leg",
+    "putrecNo", "putrecSeqno", "recordedAt", "seq", "stockStatus",
+)  # fmt: skip
+_POSTING_TEXT = "{" + ",".join(f'"{k}":%s' for k in _POSTING_KEYS) + "}"
+
+
+@lru_cache(maxsize=4096)
+def _json_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def posting_text(
+    putrec_no: str,
+    seq: int,
+    putrec_seqno: int,
+    stock_status: str,
+    delta_units: int,
+    doc_type: str,
+    doc_id: int,
+    doc_line: int,
+    leg: int,
+    corrects: int | None,
+    recorded_at: str,
+) -> str:
+    """``canonical(posting_payload(...))`` without building the payload (``recorded_at`` as text).
+
+    Only exact ``int`` values are rendered here: anything else (a float a tamperer wrote into an
+    integer column, say) raises TypeError, and the caller falls back to :func:`canonical`, which
+    renders it as it is, so the hash no longer matches.
+    """
+    if not (
+        type(delta_units) is int
+        and type(doc_id) is int
+        and type(doc_line) is int
+        and type(leg) is int
+        and type(putrec_seqno) is int
+        and type(seq) is int
+        and (corrects is None or type(corrects) is int)
+    ):
+        raise TypeError("posting_text renders exact ints only")
+    return _POSTING_TEXT % (
+        "null" if corrects is None else corrects,
+        delta_units,
+        doc_id,
+        doc_line,
+        _json_str(doc_type),
+        '"posting"',
+        leg,
+        _json_str(putrec_no),
+        putrec_seqno,
+        _json_str(recorded_at),
+        seq,
+        _json_str(stock_status),
+    )
+
+
+def canonical_text(payload: Mapping[str, Any]) -> str:
+    """The text a link's hash covers: :func:`canonical`, by the faster road for postings."""
+    if payload.get("kind") == "posting" and len(payload) == len(_POSTING_KEYS):
+        try:
+            return posting_text(
+                payload["putrecNo"],
+                payload["seq"],
+                payload["putrecSeqno"],
+                payload["stockStatus"],
+                payload["delta"],
+                payload["docType"],
+                payload["docId"],
+                payload["docLine"],
+                payload["leg"],
+                payload["corrects"],
+                payload["recordedAt"],
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+    return canonical(payload)
+
+
+def text_hash(prev_hash: str, text: str) -> str:
+    """The hash of one link from its canonical text."""
+    return hashlib.sha256((prev_hash + "\n" + text).encode()).hexdigest()
+
+
 def link_hash(prev_hash: str, payload: Mapping[str, Any]) -> str:
     """The hash of one link."""
-    return hashlib.sha256((prev_hash + "\n" + canonical(payload)).encode()).hexdigest()
+    return text_hash(prev_hash, canonical_text(payload))
 
 
+@lru_cache(maxsize=1024)
 def timestamp(dt: datetime) -> str:
     """UTC, microseconds: the same text whether the engine returned it aware or naive."""
     aware = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

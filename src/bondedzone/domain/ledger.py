@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from bondedzone.domain import values as v
 from bondedzone.domain.errors import BzError, ErrorGroup
@@ -34,16 +35,14 @@ class DocType(StrEnum):
     CORRECTION = "correction"
 
 
-@dataclass(frozen=True, order=True)
-class StockKey:
-    """One balance: a book item in one stock status."""
+class StockKey(NamedTuple):
+    """One balance: a book item in one stock status (a tuple: hashed and ordered in C)."""
 
     putrec_seqno: int
     stock_status: v.StockStatus
 
 
-@dataclass(frozen=True)
-class Leg:
+class Leg(NamedTuple):
     """One signed change a document line asks for; a conversion line has two legs (out, in)."""
 
     doc_line: int

@@ -95,7 +95,7 @@ def to_units(q: Decimal) -> int:
 
 def from_units(n: int) -> Decimal:
     """Inverse of :func:`to_units`."""
-    return Decimal(n).scaleb(-QTY_DECIMALS).quantize(QTY_QUANTUM)
+    return Decimal(n).scaleb(-QTY_DECIMALS)  # an integer's exponent 0 becomes exactly -5
 
 
 def fmt_qty(q: Decimal) -> str:
