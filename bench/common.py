@@ -32,12 +32,12 @@ from sqlalchemy import (
     create_engine,
     text,
 )
-from stdnum.cn import uscc as uscc_lib
 
 from bondedzone import bootstrap
 from bondedzone.adapters.db import tables as t
 from bondedzone.config import Settings
 from bondedzone.domain.model import BookItem, InvtLineInput
+from bondedzone.entrypoints.cli.demo import make_uscc
 from bondedzone.services import audit, invts, registry
 from bondedzone.services.authz import Principal, Role
 
@@ -47,11 +47,6 @@ RESULTS = Path(__file__).parent / "results"
 # The units the factory's items are kept in; quantities are decimal strings, never floats.
 UNIT = "001"
 HS = "8471300000"
-
-
-def make_uscc(org: str, region: str = "530100") -> str:
-    body = "91" + region + org
-    return body + uscc_lib.calc_check_digit(body + "0")
 
 
 def _admin_engine() -> Engine:

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stdnum.cn import uscc as uscc_lib
-
 from bondedzone.bootstrap import Container
 from bondedzone.domain.model import InvtLineInput
+from bondedzone.entrypoints.cli.demo import make_uscc
 from bondedzone.services import invts, registry, tokens
 from bondedzone.services.authz import Principal, Role
 
 CUSTOMS = Principal(Role.CUSTOMS, None, "test:customs")
-
-
-def make_uscc(org: str, region: str = "530100") -> str:
-    """A valid synthetic USCC around a 9-character organisation code."""
-    body = "91" + region + org
-    return body + uscc_lib.calc_check_digit(body + "0")
 
 
 OWNER_USCC = make_uscc("MA6T00001")

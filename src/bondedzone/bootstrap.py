@@ -7,10 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
 from bondedzone.adapters.db.engine import make_engine, normalise_url
+from bondedzone.adapters.db.tables import enterprises
 from bondedzone.adapters.db.uow import Clock, SqlUnitOfWorkFactory, utcnow
 from bondedzone.config import Settings
 
@@ -56,10 +57,6 @@ def migrate(url: str, revision: str = "head") -> None:
 
 def is_empty(engine: Engine) -> bool:
     """True when no enterprise is registered yet (the demo zone may be loaded)."""
-    from sqlalchemy import func, select
-
-    from bondedzone.adapters.db.tables import enterprises
-
     if not inspect(engine).has_table("enterprises"):
         return True
     with engine.connect() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -46,8 +47,9 @@ def _stock_status(value: str) -> v.StockStatus:
 
 
 class _Repo:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, clock: Clock = utcnow) -> None:
         self.conn = conn
+        self.clock = clock
 
     @property
     def is_pg(self) -> bool:
@@ -188,7 +190,7 @@ class SqlInvtRepo(_Repo):
                 rmk=invt.rmk,
                 status=invt.status.value,
                 version=invt.version,
-                created_at=utcnow(),
+                created_at=self.clock(),
             )
         )
         invt_id = int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -209,8 +211,6 @@ class SqlInvtRepo(_Repo):
                 for ln in invt.lines
             ],
         )
-        from dataclasses import replace
-
         return replace(invt, id=invt_id)
 
     _HEAD = (
@@ -304,7 +304,7 @@ class SqlConversionRepo(_Repo):
                 from_status=conv.from_status.value,
                 to_status=conv.to_status.value,
                 rmk=conv.rmk,
-                created_at=utcnow(),
+                created_at=self.clock(),
             )
         )
         conv_id = int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -321,8 +321,6 @@ class SqlConversionRepo(_Repo):
                 for ln in conv.lines
             ],
         )
-        from dataclasses import replace
-
         return replace(conv, id=conv_id)
 
     def get(self, conv_id: int) -> StatusConversion | None:
@@ -658,8 +656,8 @@ class SqlUnitOfWork:
         self._conn = conn
         self.enterprises = SqlEnterpriseRepo(conn)
         self.books = SqlBookRepo(conn)
-        self.invts = SqlInvtRepo(conn)
-        self.conversions = SqlConversionRepo(conn)
+        self.invts = SqlInvtRepo(conn, self.clock)
+        self.conversions = SqlConversionRepo(conn, self.clock)
         self.ledger = SqlLedgerRepo(conn)
         self.tokens = SqlTokenRepo(conn)
         self.idempotency = SqlIdempotencyRepo(conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -60,8 +61,6 @@ class BodyLimit:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        import json
-
         lang = "zh" if dict(scope.get("headers") or []).get(b"accept-language", b"").startswith(b"zh") else "en"
         body = json.dumps(errors.error_body(BzError("BZ-PAYLOAD-TOO-LARGE", limit=self.limit), lang)).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})

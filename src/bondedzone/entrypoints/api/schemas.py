@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from bondedzone.domain import values as v
+from bondedzone.domain.chain import timestamp
 from bondedzone.domain.model import BookItem, Enterprise, InventoryList
 from bondedzone.domain.rules.m9_status_conversion import StatusConversion
 from bondedzone.services.ports import EventRow, PostingRow, StockRow
@@ -273,8 +274,6 @@ class EventPublic(Camel):
 
 
 def _ts(dt: Any) -> str:
-    from bondedzone.domain.chain import timestamp
-
     return timestamp(dt)
 
 

@@ -19,7 +19,7 @@ SYSTEM = Principal(Role.CUSTOMS, None, "system:demo")
 CUSCD = "5301"
 
 
-def make_uscc(region: str, org: str) -> str:
+def make_uscc(org: str, region: str = "530100") -> str:
     """A synthetic but valid USCC: 9 (工商) 1 (企业) + region + org code + check character."""
     body = "91" + region + org
     return body + uscc_lib.calc_check_digit(body + "0")
@@ -27,12 +27,12 @@ def make_uscc(region: str, org: str) -> str:
 
 ENTERPRISES = [
     # uscc, customs code, name, credit, wms, inside fence
-    (make_uscc("530100", "MA6K0001X"), "5301340001", "滇池综保物流有限公司", "aeo_advanced", True, True),
-    (make_uscc("530100", "MA6K0002Y"), "5301340002", "云岭电子制造有限公司", "aeo_advanced", False, True),
-    (make_uscc("530100", "MA6K0003Q"), "5301340003", "春城跨境电商供应链有限公司", "ordinary", True, True),
-    (make_uscc("530100", "MA6K0004T"), "5301340004", "高原保税仓储有限公司", "ordinary", False, True),
-    (make_uscc("530100", "MA6K0005W"), "5301340005", "南亚贸易有限公司", "dishonest", False, True),
-    (make_uscc("530100", "MA6K0006P"), "5301960006", "区外报关服务有限公司", "ordinary", False, False),
+    (make_uscc("MA6K0001X"), "5301340001", "滇池综保物流有限公司", "aeo_advanced", True, True),
+    (make_uscc("MA6K0002Y"), "5301340002", "云岭电子制造有限公司", "aeo_advanced", False, True),
+    (make_uscc("MA6K0003Q"), "5301340003", "春城跨境电商供应链有限公司", "ordinary", True, True),
+    (make_uscc("MA6K0004T"), "5301340004", "高原保税仓储有限公司", "ordinary", False, True),
+    (make_uscc("MA6K0005W"), "5301340005", "南亚贸易有限公司", "dishonest", False, True),
+    (make_uscc("MA6K0006P"), "5301960006", "区外报关服务有限公司", "ordinary", False, False),
 ]
 
 BOOKS = [

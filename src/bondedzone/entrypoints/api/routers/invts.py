@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from bondedzone.domain.model import InvtLineInput
+from bondedzone.domain.model import InventoryList, InvtLineInput
 from bondedzone.entrypoints.api import schemas as s
 from bondedzone.entrypoints.api.deps import ContainerDep, CurrentPrincipal, IdempotencyKey
 from bondedzone.entrypoints.api.routers._run import run_write
 from bondedzone.services import invts
+from bondedzone.services.authz import Principal
+from bondedzone.services.ports import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/invts", tags=["inventory lists"])
 
@@ -72,10 +75,11 @@ def history(invt_id: InvtId, c: ContainerDep, who: CurrentPrincipal) -> s.Histor
     )
 
 
-def _plain(
-    request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey, invt_id: int, fn: object
-) -> JSONResponse:
-    return run_write(request, c, who, key, None, lambda uow: fn(uow, who, invt_id), s.InvtPublic.of)  # type: ignore[operator]
+Move = Callable[[UnitOfWork, Principal, int], InventoryList]
+
+
+def _plain(request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey, invt_id: int, fn: Move) -> JSONResponse:
+    return run_write(request, c, who, key, None, lambda uow: fn(uow, who, invt_id), s.InvtPublic.of)
 
 
 @router.post("/{invt_id}/declare", response_model=s.InvtPublic)
