@@ -157,19 +157,20 @@ def _markdown(res: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-README = Path(__file__).parent / "README.md"
+READMES = (Path(__file__).parent / "README.md", Path(__file__).parent.parent / "README.md")
 START, END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
 
 
 def _update_readme(summary: str) -> None:
-    """Quote the latest full run in bench/README.md, between the markers."""
-    text = README.read_text()
-    if START not in text or END not in text:
-        return
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
+    """Quote the latest full run in bench/README.md and the project README, between the markers."""
     body = summary.replace("# Benchmark results", "### Benchmark results", 1).replace("\n## ", "\n#### ")
-    README.write_text(f"{head}{START}\n{body}{END}{tail}")
+    for readme in READMES:
+        text = readme.read_text()
+        if START not in text or END not in text:
+            continue
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        readme.write_text(f"{head}{START}\n{body}{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwritten: {args.out / (stem + '.json')}, {args.out / (stem + '.md')}")
     if mode == "full" and args.out == common.RESULTS and not args.only:
         _update_readme(_markdown(res))
-        print(f"updated: {README}")
+        print(f"updated: {', '.join(str(r) for r in READMES)}")
     if missed:
         print("goals missed: " + "; ".join(missed))
     return 1 if (missed and args.strict) else 0
