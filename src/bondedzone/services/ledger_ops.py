@@ -79,8 +79,10 @@ def correct_posting(uow: UnitOfWork, who: Principal, cmd: CorrectPosting) -> Cor
     leg = ledger.correction_leg(view, cmd.delta, cmd.reason)
     writer.event(DocType.CORRECTION, row.id, None, "posted", who.subject, cmd.reason)
     # A correction's document is the corrected posting itself; its line numbers count corrections.
-    corrections = len(uow.ledger.postings(book_id, doc_type=DocType.CORRECTION, doc_id=row.id, limit=100_000))
-    writer.post(DocType.CORRECTION, row.id, [ledger.Leg(corrections + 1, 0, leg.key, leg.delta, leg.corrects)])
+    earlier = uow.ledger.postings(book_id, doc_type=DocType.CORRECTION, doc_id=row.id, limit=100_000)
+    writer.post(DocType.CORRECTION, row.id, [ledger.Leg(len(earlier) + 1, 0, leg.key, leg.delta, leg.corrects)])
     writer.close()
-    made = uow.ledger.postings(book_id, doc_type=DocType.CORRECTION, doc_id=row.id, limit=100_000)[-1]
+    # Only the posting just written: ids grow, so it is the one after the last earlier correction.
+    last_id = earlier[-1].id if earlier else 0
+    (made,) = uow.ledger.postings(book_id, doc_type=DocType.CORRECTION, doc_id=row.id, after_id=last_id, limit=2)
     return Correction(made.id, rec.book.putrec_no, made)
