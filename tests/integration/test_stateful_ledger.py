@@ -613,10 +613,10 @@ def test_ledger_invariants_hold_under_random_request_sequences(
 def _plan_without_negative_check(mp: pytest.MonkeyPatch) -> None:
     """Skip the overdraw check: ``plan`` returns the net change whatever the balances."""
 
-    def plan(balances: Any, legs: Any) -> dict[ledger.StockKey, Decimal]:
-        net: dict[ledger.StockKey, Decimal] = {}
+    def plan(balances: Any, legs: Any) -> dict[ledger.StockKey, int]:
+        net: dict[ledger.StockKey, int] = {}
         for leg in legs:
-            net[leg.key] = net.get(leg.key, Decimal(0)) + leg.delta
+            net[leg.key] = net.get(leg.key, 0) + leg.units
         return {k: d for k, d in net.items() if d != 0}
 
     mp.setattr(ledger, "plan", plan)
@@ -628,10 +628,10 @@ def _post_what_fits(mp: pytest.MonkeyPatch) -> None:
 
     def post(self: posting.ChainWriter, doc_type: DocType, doc_id: int, legs: Any) -> None:
         balances = self.uow.ledger.balances(self.book_id, ledger.keys_of(legs))
-        net: dict[ledger.StockKey, Decimal] = {}
+        net: dict[ledger.StockKey, int] = {}
         for leg in legs:
-            net[leg.key] = net.get(leg.key, Decimal(0)) + leg.delta
-        real(self, doc_type, doc_id, [leg for leg in legs if balances.get(leg.key, Decimal(0)) + net[leg.key] >= 0])
+            net[leg.key] = net.get(leg.key, 0) + leg.units
+        real(self, doc_type, doc_id, [leg for leg in legs if balances.get(leg.key, 0) + net[leg.key] >= 0])
 
     mp.setattr(posting.ChainWriter, "post", post)
 
@@ -687,7 +687,14 @@ def _retry_reposts_approval(mp: pytest.MonkeyPatch) -> None:
                     rec = uow.books.get(invt.putrec_no)
                     writer = posting.ChainWriter(uow, rec.id, rec.book.putrec_no)
                     done = len(uow.ledger.postings(rec.id, doc_type=DocType.INVT, doc_id=invt.id, limit=100_000))
-                    writer.post(DocType.INVT, invt.id, [leg._replace(leg=leg.leg + done) for leg in ledger.invt_legs(invt)])
+                    writer.post(
+                        DocType.INVT,
+                        invt.id,
+                        [
+                            leg._replace(leg=leg.leg + done)
+                            for leg in ledger.invt_legs(invt.impexp_markcd, ledger.line_amounts(invt))
+                        ],
+                    )
                     writer.close()
                     uow.commit()
                     return prior.status, prior.body

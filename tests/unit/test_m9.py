@@ -59,24 +59,24 @@ def test_conversion_posts_out_of_source_and_into_target(frm: str, to: str) -> No
     assert conv.lines == (ConversionLine(1, 4, Decimal("50"), "035"), ConversionLine(2, 1, Decimal("2.5"), "001"))
     src, dst = v.StockStatus(frm), v.StockStatus(to)
     assert conversion_legs(conv) == [
-        Leg(1, 0, StockKey(4, src), Decimal("-50")),
-        Leg(1, 1, StockKey(4, dst), Decimal("50")),
-        Leg(2, 0, StockKey(1, src), Decimal("-2.5")),
-        Leg(2, 1, StockKey(1, dst), Decimal("2.5")),
+        Leg(1, 0, StockKey(4, src), v.to_units(Decimal("-50"))),
+        Leg(1, 1, StockKey(4, dst), v.to_units(Decimal("50"))),
+        Leg(2, 0, StockKey(1, src), v.to_units(Decimal("-2.5"))),
+        Leg(2, 1, StockKey(1, dst), v.to_units(Decimal("2.5"))),
     ]
 
 
 def test_conversion_legs_move_stock_without_changing_the_total() -> None:  # M9: no gate crossing
     conv = convert("non_bonded", "bonded", [ConversionLineInput(1, 4, "50", "035")])
-    net = plan({StockKey(4, N): Decimal("350.5")}, conversion_legs(conv))
-    assert net == {StockKey(4, N): Decimal("-50"), StockKey(4, B): Decimal("50")}
+    net = plan({StockKey(4, N): v.to_units(Decimal("350.5"))}, conversion_legs(conv))
+    assert net == {StockKey(4, N): -5_000_000, StockKey(4, B): 5_000_000}
     assert sum(net.values()) == 0
 
 
 def test_conversion_overdrawing_the_source_is_refused_naming_the_line() -> None:
     conv = convert("bonded", "non_bonded", [ConversionLineInput(1, 4, "50", "035")])
     with pytest.raises(ErrorGroup) as exc:
-        plan({StockKey(4, B): Decimal(10), StockKey(4, N): Decimal(1000)}, conversion_legs(conv))
+        plan({StockKey(4, B): v.to_units(Decimal(10)), StockKey(4, N): v.to_units(Decimal(1000))}, conversion_legs(conv))
     (e,) = exc.value.errors
     assert (e.code, e.detail["gdsSeqno"], e.detail["stockStatus"], e.detail["shortfall"]) == (
         "BZ-LEDGER-NEGATIVE",

@@ -43,42 +43,65 @@ class StockKey(NamedTuple):
 
 
 class Leg(NamedTuple):
-    """One signed change a document line asks for; a conversion line has two legs (out, in)."""
+    """One signed change a document line asks for; a conversion line has two legs (out, in).
+
+    ``units`` is the signed change in 10⁻⁵ units (:func:`values.to_units`), the form the ledger
+    keeps: planning a list of 10,000 lines is then integer arithmetic.
+    """
 
     doc_line: int
     leg: int
     key: StockKey
-    delta: Decimal
+    units: int
     corrects: int | None = None
 
+    @property
+    def delta(self) -> Decimal:
+        """The change as a quantity."""
+        return v.from_units(self.units)
 
-def invt_legs(invt: InventoryList) -> list[Leg]:
+
+class LineAmount(NamedTuple):
+    """What approval needs of an inventory list line: which balance and how much (in units)."""
+
+    gds_seqno: int
+    putrec_seqno: int
+    stock_status: v.StockStatus
+    dcl_units: int
+
+
+def invt_legs(impexp_markcd: v.ImpexpMark, lines: Iterable[LineAmount]) -> list[Leg]:
     """核增 for an ``I`` list, 核减 for an ``E`` list: one leg per line."""
-    sign = 1 if invt.impexp_markcd is v.ImpexpMark.IMPORT else -1
-    return [Leg(line.gds_seqno, 0, StockKey(line.putrec_seqno, line.stock_status), sign * line.dcl_qty) for line in invt.lines]
+    sign = 1 if impexp_markcd is v.ImpexpMark.IMPORT else -1
+    return [Leg(line.gds_seqno, 0, StockKey(line.putrec_seqno, line.stock_status), sign * line.dcl_units) for line in lines]
 
 
-def plan(balances: Mapping[StockKey, Decimal], legs: Sequence[Leg]) -> dict[StockKey, Decimal]:
-    """Net change per balance if every leg may post; otherwise raise every refusal together.
+def line_amounts(invt: InventoryList) -> list[LineAmount]:
+    """The amounts of a list read with its full lines."""
+    return [LineAmount(ln.gds_seqno, ln.putrec_seqno, ln.stock_status, v.to_units(ln.dcl_qty)) for ln in invt.lines]
+
+
+def plan(balances: Mapping[StockKey, int], legs: Sequence[Leg]) -> dict[StockKey, int]:
+    """Net change per balance (in units) if every leg may post; otherwise raise every refusal together.
 
     All legs of a document post together or not at all, so what must not go below zero is the
     balance after the whole document. The line named for an overdraw is the first line at
     which the running balance of that key goes below zero.
     """
-    net: dict[StockKey, Decimal] = {}
-    required: dict[StockKey, Decimal] = {}
+    net: dict[StockKey, int] = {}
+    required: dict[StockKey, int] = {}
     first_short: dict[StockKey, int] = {}
-    for leg in legs:
-        start = balances.get(leg.key, Decimal(0))
-        running = net.get(leg.key, Decimal(0)) + leg.delta
-        net[leg.key] = running
-        if leg.delta < 0:
-            required[leg.key] = required.get(leg.key, Decimal(0)) - leg.delta
-        if start + running < 0 and leg.key not in first_short:
-            first_short[leg.key] = leg.doc_line
+    get = balances.get
+    for doc_line, _, key, units, _ in legs:
+        running = net.get(key, 0) + units
+        net[key] = running
+        if units < 0:
+            required[key] = required.get(key, 0) - units
+            if get(key, 0) + running < 0 and key not in first_short:
+                first_short[key] = doc_line
     errors: list[BzError] = []
     for key, change in net.items():
-        start = balances.get(key, Decimal(0))
+        start = get(key, 0)
         final = start + change
         if final < 0:
             errors.append(
@@ -87,12 +110,12 @@ def plan(balances: Mapping[StockKey, Decimal], legs: Sequence[Leg]) -> dict[Stoc
                     gdsSeqno=first_short.get(key, 0),
                     putrecSeqno=key.putrec_seqno,
                     stockStatus=key.stock_status.value,
-                    balance=v.fmt_qty(start),
-                    required=v.fmt_qty(required.get(key, Decimal(0))),
-                    shortfall=v.fmt_qty(-final),
+                    balance=v.fmt_units(start),
+                    required=v.fmt_units(required.get(key, 0)),
+                    shortfall=v.fmt_units(-final),
                 )
             )
-        elif final > v.MAX_BALANCE:
+        elif final > v.MAX_BALANCE_UNITS:
             errors.append(BzError("BZ-LEDGER-OVERFLOW", putrecSeqno=key.putrec_seqno, limit=v.fmt_qty(v.MAX_BALANCE)))
     if errors:
         errors.sort(key=lambda e: (e.detail.get("gdsSeqno", 0), e.detail.get("putrecSeqno", 0)))
@@ -133,4 +156,4 @@ def correction_leg(original: PostingView, delta: object, reason: str) -> Leg:
             reason_zh=f"更正后记账 {original.id} 的净额 {v.fmt_qty(after)} 将与原方向相反",
             reason_en=f"after correction posting {original.id} would net {v.fmt_qty(after)}, the opposite sign",
         )
-    return Leg(doc_line=1, leg=0, key=original.key, delta=amount, corrects=original.id)
+    return Leg(doc_line=1, leg=0, key=original.key, units=v.to_units(amount), corrects=original.id)

@@ -22,6 +22,7 @@ QTY_DECIMALS = 5
 QTY_QUANTUM = Decimal(1).scaleb(-QTY_DECIMALS)
 MAX_LINE_QTY = Decimal(10) ** 12
 MAX_BALANCE = Decimal(10) ** 13
+MAX_BALANCE_UNITS = 10**13 * 10**QTY_DECIMALS
 
 
 class Credit(StrEnum):
@@ -96,6 +97,11 @@ def to_units(q: Decimal) -> int:
 def from_units(n: int) -> Decimal:
     """Inverse of :func:`to_units`."""
     return Decimal(n).scaleb(-QTY_DECIMALS)  # an integer's exponent 0 becomes exactly -5
+
+
+def fmt_units(n: int) -> str:
+    """:func:`fmt_qty` of a count of 10⁻⁵ units."""
+    return fmt_qty(from_units(n))
 
 
 def fmt_qty(q: Decimal) -> str:

@@ -89,7 +89,7 @@ def _move(uow: UnitOfWork, who: Principal, invt_id: int, move: InvtAction, reaso
     rec = uow.books.get(seen.putrec_no)
     assert rec is not None
     writer = ChainWriter(uow, rec.id, rec.book.putrec_no)  # serialises writers of this book
-    current = uow.invts.get(invt_id, with_lines=move is InvtAction.APPROVE)
+    current = uow.invts.get(invt_id, with_lines=False)
     assert current is not None
     moved = current.moved(move)
     if move is InvtAction.DECLARE:
@@ -99,7 +99,8 @@ def _move(uow: UnitOfWork, who: Principal, invt_id: int, move: InvtAction, reaso
         raise BzError("BZ-INVT-CONCURRENT", id=invt_id)
     writer.event(DocType.INVT, invt_id, current.status.value, moved.status.value, who.subject, reason)
     if moved.status is InvtStatus.APPROVED:
-        writer.post(DocType.INVT, invt_id, invt_legs(current))
+        # Approval reads only what it posts of each line (item, status, units), not the descriptions.
+        writer.post(DocType.INVT, invt_id, invt_legs(current.impexp_markcd, uow.invts.amounts(invt_id)))
     writer.close()
     return moved
 

@@ -80,7 +80,7 @@ def correct_posting(uow: UnitOfWork, who: Principal, cmd: CorrectPosting) -> Cor
     writer.event(DocType.CORRECTION, row.id, None, "posted", who.subject, cmd.reason)
     # A correction's document is the corrected posting itself; its line numbers count corrections.
     earlier = uow.ledger.postings(book_id, doc_type=DocType.CORRECTION, doc_id=row.id, limit=100_000)
-    writer.post(DocType.CORRECTION, row.id, [ledger.Leg(len(earlier) + 1, 0, leg.key, leg.delta, leg.corrects)])
+    writer.post(DocType.CORRECTION, row.id, [leg._replace(doc_line=len(earlier) + 1)])
     writer.close()
     # Only the posting just written: ids grow, so it is the one after the last earlier correction.
     last_id = earlier[-1].id if earlier else 0

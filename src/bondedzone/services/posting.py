@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bondedzone.domain import chain, ledger
-from bondedzone.domain import values as v
 from bondedzone.domain.chain import ChainHead
 from bondedzone.domain.ledger import DocType, Leg
 from bondedzone.services.ports import NewEvent, NewPosting, UnitOfWork
@@ -55,30 +54,15 @@ class ChainWriter:
         doc, now, recorded_at = doc_type.value, self.now, chain.timestamp(self.now)
         prev, seq = self.head.hash, self.head.seq
         rows: list[NewPosting] = []
-        for leg in legs:
+        render, digest, putrec_no = chain.posting_text, chain.text_hash, self.putrec_no
+        for doc_line, leg_no, (putrec_seqno, stock_status), units, corrects in legs:
             seq += 1
-            key = leg.key
-            status = key.stock_status.value
-            delta_units = v.to_units(leg.delta)
-            text = chain.posting_text(
-                self.putrec_no,
-                seq,
-                key.putrec_seqno,
-                status,
-                delta_units,
-                doc,
-                doc_id,
-                leg.doc_line,
-                leg.leg,
-                leg.corrects,
-                recorded_at,
+            status = str(stock_status)  # a StrEnum's str() is its value, without the enum descriptor
+            h = digest(
+                prev,
+                render(putrec_no, seq, putrec_seqno, status, units, doc, doc_id, doc_line, leg_no, corrects, recorded_at),
             )
-            h = chain.text_hash(prev, text)
-            rows.append(
-                NewPosting(
-                    seq, key.putrec_seqno, status, delta_units, doc, doc_id, leg.doc_line, leg.leg, leg.corrects, now, prev, h
-                )
-            )
+            rows.append(NewPosting(seq, putrec_seqno, status, units, doc, doc_id, doc_line, leg_no, corrects, now, prev, h))
             prev = h
         self.uow.ledger.append(self.book_id, rows)
         self.uow.ledger.apply(self.book_id, net)

@@ -117,6 +117,7 @@ def conversion_legs(conv: StatusConversion) -> list[Leg]:
     """核减 the source status (leg 0) and 核增 the target status (leg 1) of each line."""
     legs: list[Leg] = []
     for line in conv.lines:
-        legs.append(Leg(line.line_no, 0, StockKey(line.putrec_seqno, conv.from_status), -line.qty))
-        legs.append(Leg(line.line_no, 1, StockKey(line.putrec_seqno, conv.to_status), line.qty))
+        units = v.to_units(line.qty)
+        legs.append(Leg(line.line_no, 0, StockKey(line.putrec_seqno, conv.from_status), -units))
+        legs.append(Leg(line.line_no, 1, StockKey(line.putrec_seqno, conv.to_status), units))
     return legs

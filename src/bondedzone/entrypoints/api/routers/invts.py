@@ -79,7 +79,12 @@ Move = Callable[[UnitOfWork, Principal, int], InventoryList]
 
 
 def _plain(request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey, invt_id: int, fn: Move) -> JSONResponse:
-    return run_write(request, c, who, key, None, lambda uow: fn(uow, who, invt_id), s.InvtPublic.of)
+    return run_write(request, c, who, key, None, lambda uow: fn(uow, who, invt_id), _header)
+
+
+def _header(invt: InventoryList) -> s.InvtPublic:
+    """A state move answers with the list's header; ``GET /invts/{id}`` has its lines."""
+    return s.InvtPublic.of(invt, lines=False)
 
 
 @router.post("/{invt_id}/declare", response_model=s.InvtPublic)
@@ -105,7 +110,7 @@ def reject(
 ) -> JSONResponse:
     """Declared → rejected (customs, 退单)."""
     reason = body.reason if body else None
-    return run_write(request, c, who, key, body, lambda uow: invts.reject_invt(uow, who, invt_id, reason), s.InvtPublic.of)
+    return run_write(request, c, who, key, body, lambda uow: invts.reject_invt(uow, who, invt_id, reason), _header)
 
 
 @router.post("/{invt_id}/cancel", response_model=s.InvtPublic)
@@ -119,4 +124,4 @@ def cancel(
 ) -> JSONResponse:
     """Draft / declared → cancelled (删单)."""
     reason = body.reason if body else None
-    return run_write(request, c, who, key, body, lambda uow: invts.cancel_invt(uow, who, invt_id, reason), s.InvtPublic.of)
+    return run_write(request, c, who, key, body, lambda uow: invts.cancel_invt(uow, who, invt_id, reason), _header)
