@@ -167,6 +167,83 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "Idempotency-Key {key!r} 已用于另一个请求",
         "Idempotency-Key {key!r} was already used for a different request",
     ),
+    # the gate (M4, M6, M7, G1)
+    "BZ-PLATE-INVALID": ErrorSpec(
+        "invalid",
+        "车牌号 {value!r} 不合法：应为省份简称 + 发牌机关字母 + 5 位（新能源 6 位）",
+        "Plate {value!r} is invalid: a province, a letter and 5 characters (6 for new energy)",
+    ),
+    "BZ-CONTAINER-INVALID": ErrorSpec(
+        "invalid", "集装箱号 {value!r} 不合法：{reason}", "Container number {value!r} is invalid: {reason}"
+    ),
+    "BZ-WEIGHT-INVALID": ErrorSpec(
+        "invalid", "重量 {field}={value!r} 不合法：{reason}", "Weight {field}={value!r} is invalid: {reason}"
+    ),
+    "BZ-HAZCHEM-INVALID": ErrorSpec(
+        "invalid",
+        "危险化学品信息 {field}={value!r} 不合法：{reason}",
+        "Hazardous-chemical field {field}={value!r} is invalid: {reason}",
+    ),
+    "BZ-GOODS-CATEGORY-INVALID": ErrorSpec(
+        "invalid",
+        "第 {passportSeqno} 项的非报关货物类别 {value!r} 不存在（可选：{allowed}）",
+        "Line {passportSeqno}: non-declared goods category {value!r} does not exist (one of {allowed})",
+    ),
+    "BZ-GOODS-FIELD-REQUIRED": ErrorSpec(
+        "invalid",
+        "第 {passportSeqno} 项（{category}）须填报 {field}",
+        "Line {passportSeqno} ({category}) must declare {field}",
+    ),
+    "BZ-PASS-BIND": ErrorSpec("invalid", "{reason_zh}", "{reason_en}"),
+    "BZ-PASS-NO-GOODS": ErrorSpec(
+        "invalid", "非报关货物核放单至少需要一项货物", "A non-declared pass needs at least one goods line"
+    ),
+    "BZ-PASS-TOO-MANY-LINES": ErrorSpec("too_large", "核放单表体超过 {limit} 项", "A gate pass may have at most {limit} lines"),
+    "BZ-PASS-DOC-NOT-FOUND": ErrorSpec(
+        "not_found", "关联单证 {rltNo}（类型 {rltTbTypecd}）不存在", "Bound document {rltNo} (type {rltTbTypecd}) does not exist"
+    ),
+    "BZ-PASS-DOC-LINE": ErrorSpec(
+        "invalid", "关联单证 {rltNo} 没有第 {rltGdsSeqno} 项", "Bound document {rltNo} has no line {rltGdsSeqno}"
+    ),
+    "BZ-PASS-QTY-EXCEEDS": ErrorSpec(
+        "conflict",
+        "{rltNo} 第 {rltGdsSeqno} 项本车 {dclQty} 超过剩余数量 {remaining}（申报 {declared}，已过卡 {delivered}）",
+        "{rltNo} line {rltGdsSeqno}: {dclQty} exceeds the remaining {remaining} (declared {declared}, delivered {delivered})",
+    ),
+    "BZ-PASS-WEIGHT-MISMATCH": ErrorSpec(
+        "invalid",
+        "表体毛重合计 {lines} kg 与总毛重 {totalGrossWt} kg 不符",
+        "The lines' gross weights add up to {lines} kg, not totalGrossWt {totalGrossWt} kg",
+    ),
+    "BZ-PASS-DUPLICATE": ErrorSpec(
+        "conflict", "企业内部编号 {etpsPreentNo} 已有核放单", "A gate pass with etpsPreentNo {etpsPreentNo} already exists"
+    ),
+    "BZ-PASS-NOT-FOUND": ErrorSpec("not_found", "核放单 {passportNo} 不存在", "Gate pass {passportNo} does not exist"),
+    "BZ-PASS-STATE": ErrorSpec(
+        "conflict",
+        "核放单 {passportNo} 状态为 {status}，不能{action_zh}",
+        "Gate pass {passportNo} is {status} and cannot be {action_en}",
+    ),
+    "BZ-ENTRY-SUMMARY-DUPLICATE": ErrorSpec(
+        "conflict", "概要申报报关单 {entryNo} 已存在", "Summary declaration {entryNo} already exists"
+    ),
+    "BZ-ENTRY-SUMMARY-NOT-FOUND": ErrorSpec(
+        "not_found", "概要申报报关单 {entryNo} 不存在", "Summary declaration {entryNo} does not exist"
+    ),
+    "BZ-ENTRY-SUMMARY-STATE": ErrorSpec(
+        "conflict", "概要申报报关单 {entryNo} 已放行", "Summary declaration {entryNo} is already released"
+    ),
+    "BZ-CROSSING-NOT-FOUND": ErrorSpec("not_found", "过卡记录 {id} 不存在", "Crossing {id} does not exist"),
+    "BZ-GATE-EVENT-ORDER": ErrorSpec(
+        "conflict",
+        "过卡记录 {id} 当前为 {status}，不能{event_zh}",
+        "Crossing {id} is {status}: cannot {event_en} now",
+    ),
+    "BZ-GATE-RELEASE": ErrorSpec(
+        "conflict",
+        "过卡记录 {id} 因 {rules} 被扣留，不能人工放行",
+        "Crossing {id} is held by {rules}, which an officer cannot release",
+    ),
     "BZ-INTERNAL": ErrorSpec("internal", "内部错误，已记录（{ref}）", "Internal error, logged as {ref}"),
 }
 

@@ -52,6 +52,12 @@ class Action(StrEnum):
     CONVERT = "convert stock status"
     CORRECT = "correct postings"
     AUDIT = "verify the audit chain"
+    PASS_WRITE = "create or cancel gate passes and summary declarations"
+    PASS_READ = "read gate passes and what their documents delivered"
+    GATE_OPERATE = "record gate events (arrive, weigh, decide, leave)"
+    GATE_RELEASE = "release a vehicle held at the gate"
+    ENTRY_RELEASE = "release summary declarations"
+    HAZCHEM_READ = "read the shared hazardous-chemicals feed"
 
 
 _ZH = {
@@ -66,6 +72,12 @@ _ZH = {
     Action.CONVERT: "办理状态转换",
     Action.CORRECT: "更正记账",
     Action.AUDIT: "校验审计链",
+    Action.PASS_WRITE: "录入或作废核放单、概要申报",
+    Action.PASS_READ: "查看核放单及单证过卡数量",
+    Action.GATE_OPERATE: "记录卡口作业（到达、过磅、判定、离开）",
+    Action.GATE_RELEASE: "放行卡口扣留车辆",
+    Action.ENTRY_RELEASE: "放行概要申报报关单",
+    Action.HAZCHEM_READ: "查看共享的危险化学品信息",
 }
 
 # Roles that may perform an action on any enterprise's data; ENTERPRISE is handled by ownership.
@@ -81,6 +93,14 @@ _ANY: dict[Action, frozenset[Role]] = {
     Action.CONVERT: frozenset({Role.CUSTOMS}),
     Action.CORRECT: frozenset({Role.CUSTOMS}),
     Action.AUDIT: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+    Action.PASS_WRITE: frozenset({Role.CUSTOMS}),
+    # The gate reads passes (it must, to decide) but never books, stock or lists.
+    Action.PASS_READ: frozenset({Role.CUSTOMS, Role.GATE, Role.AUDITOR}),
+    Action.GATE_OPERATE: frozenset({Role.GATE, Role.CUSTOMS}),
+    Action.GATE_RELEASE: frozenset({Role.CUSTOMS}),
+    Action.ENTRY_RELEASE: frozenset({Role.CUSTOMS}),
+    # M4: shared with the zone administration, which sees nothing of the enterprises' books.
+    Action.HAZCHEM_READ: frozenset({Role.ZONE_ADMIN, Role.CUSTOMS, Role.AUDITOR}),
 }
 
 # Actions an enterprise may perform on its own data.
@@ -93,6 +113,8 @@ _OWN: frozenset[Action] = frozenset(
         Action.INVT_WRITE,
         Action.INVT_READ,
         Action.CONVERT,
+        Action.PASS_WRITE,
+        Action.PASS_READ,
     }
 )
 

@@ -202,3 +202,147 @@ idempotency_keys = Table(
     Column("body", JSON, nullable=False),
     Column("created_at", TS, nullable=False),
 )
+
+# -- the gate (M4, M6, M7, G1); weights are kept like quantities, in 10⁻⁵ kg ---------------------
+
+# A document as the gate counts it: an approved inventory list (type 1, copied from the list when
+# first bound) or a two-step summary declaration (type 4, entered as such). ``ready`` is the list
+# approved / the declaration released.
+gate_docs = Table(
+    "gate_docs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("rlt_tb_typecd", String(1), nullable=False),
+    Column("rlt_no", String(64), nullable=False),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("io_typecd", String(1), nullable=False),
+    Column("flow", String(16), nullable=True),
+    Column("ready", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("rlt_tb_typecd", "rlt_no", name="uq_gate_docs_no"),
+)
+
+gate_doc_lines = Table(
+    "gate_doc_lines",
+    metadata,
+    Column("gate_doc_id", Id, ForeignKey("gate_docs.id"), primary_key=True),
+    Column("gds_seqno", Integer, primary_key=True),
+    Column("gdecd", String(10), nullable=False),
+    Column("gds_nm", String(512), nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("declared_units", BigInteger, nullable=False),
+    Column("delivered_units", BigInteger, nullable=False),
+)
+
+gate_passes = Table(
+    "gate_passes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("passport_no", String(24), nullable=True, unique=True),
+    Column("etps_preent_no", String(64), nullable=False),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("master_cuscd", String(4), nullable=False),
+    Column("passport_typecd", String(1), nullable=False),
+    Column("io_typecd", String(1), nullable=False),
+    Column("bind_typecd", String(1), nullable=True),
+    Column("vehicle_no", String(16), nullable=False),
+    Column("vehicle_wt", BigInteger, nullable=False),
+    Column("vehicle_frame_wt", BigInteger, nullable=False),
+    Column("container_no", String(11), nullable=True),
+    Column("container_wt", BigInteger, nullable=False),
+    Column("total_gross_wt", BigInteger, nullable=False),
+    Column("rmk", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("enterprise_id", "etps_preent_no", name="uq_gate_passes_preent"),
+    Index("ix_gate_passes_vehicle", "vehicle_no", "status"),
+)
+
+gate_pass_docs = Table(
+    "gate_pass_docs",
+    metadata,
+    Column("pass_id", Id, ForeignKey("gate_passes.id"), primary_key=True),
+    Column("rlt_tb_typecd", String(1), primary_key=True),
+    Column("rlt_no", String(64), primary_key=True),
+)
+
+gate_pass_lines = Table(
+    "gate_pass_lines",
+    metadata,
+    Column("pass_id", Id, ForeignKey("gate_passes.id"), primary_key=True),
+    Column("passport_seqno", Integer, primary_key=True),
+    Column("rlt_tb_typecd", String(1), nullable=True),
+    Column("rlt_no", String(64), nullable=True),
+    Column("rlt_gds_seqno", Integer, nullable=True),
+    Column("gds_nm", String(512), nullable=False),
+    Column("gdecd", String(10), nullable=True),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("dcl_qty", BigInteger, nullable=False),
+    Column("gross_wt", BigInteger, nullable=True),
+    Column("category", String(32), nullable=True),
+    Column("un_no", String(4), nullable=True),
+    Column("hazard_class", String(4), nullable=True),
+    Column("cas_no", String(12), nullable=True),
+    Column("usage", String(255), nullable=True),
+)
+
+# One vehicle's visit to a gate; ``reasons`` is the decision's findings as JSON.
+gate_crossings = Table(
+    "gate_crossings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pass_id", Id, ForeignKey("gate_passes.id"), nullable=True),
+    Column("passport_no", String(64), nullable=True),
+    Column("gate_id", String(32), nullable=False),
+    Column("lane", String(16), nullable=False),
+    Column("vehicle_no", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("gross_wt", BigInteger, nullable=True),
+    Column("outcome", String(8), nullable=True),
+    Column("reasons", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("arrived_at", TS, nullable=False),
+    Column("weighed_at", TS, nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("left_at", TS, nullable=True),
+    Index("ix_gate_crossings_pass", "pass_id"),
+)
+
+# Every gate event, append-only (G1).
+gate_events = Table(
+    "gate_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("crossing_id", Id, ForeignKey("gate_crossings.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("recorded_at", TS, nullable=False),
+    Index("ix_gate_events_crossing", "crossing_id"),
+)
+
+# M4: hazardous chemicals that entered, shared with the zone administration.
+hazchem_records = Table(
+    "hazchem_records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("crossing_id", Id, ForeignKey("gate_crossings.id"), nullable=False),
+    Column("pass_id", Id, ForeignKey("gate_passes.id"), nullable=False),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("passport_no", String(24), nullable=False),
+    Column("vehicle_no", String(16), nullable=False),
+    Column("gate_id", String(32), nullable=False),
+    Column("gds_nm", String(512), nullable=False),
+    Column("gdecd", String(10), nullable=True),
+    Column("un_no", String(4), nullable=False),
+    Column("hazard_class", String(4), nullable=False),
+    Column("cas_no", String(12), nullable=True),
+    Column("usage", String(255), nullable=True),
+    Column("dcl_qty", BigInteger, nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)

@@ -13,6 +13,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 
 from bondedzone.adapters.db import tables as t
+from bondedzone.adapters.db.gate_repo import SqlGateRepo
 from bondedzone.domain import chain
 from bondedzone.domain import values as v
 from bondedzone.domain.chain import ChainHead, StoredLink
@@ -274,6 +275,10 @@ class SqlInvtRepo(_Repo):
         if r is None:
             return None
         return self._invt(r, self._lines(invt_id) if with_lines else ())
+
+    def find_bond_no(self, bond_invt_no: str) -> int | None:
+        r = self.conn.execute(select(t.invts.c.id).where(t.invts.c.bond_invt_no == bond_invt_no)).first()
+        return int(r.id) if r else None
 
     def find_inner(self, book_id: int, etps_inner_invt_no: str) -> int | None:
         c = t.invts.c
@@ -671,6 +676,7 @@ class SqlUnitOfWork:
         self.ledger = SqlLedgerRepo(conn)
         self.tokens = SqlTokenRepo(conn)
         self.idempotency = SqlIdempotencyRepo(conn)
+        self.gate = SqlGateRepo(conn, self.clock)
         return self
 
     def __exit__(self, *exc: object) -> None:

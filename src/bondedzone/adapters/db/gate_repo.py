@@ -1,0 +1,470 @@
+"""Storage of the gate: passes, the documents vehicles deliver, crossings, events, the hazchem feed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bondedzone.adapters.db import tables as t
+from bondedzone.domain import values as v
+from bondedzone.domain.gate import (
+    BindType,
+    BoundDoc,
+    Crossing,
+    CrossingStatus,
+    DocLine,
+    GateDoc,
+    GatePass,
+    GoodsCategory,
+    Hazchem,
+    Lane,
+    Outcome,
+    PassLine,
+    PassportType,
+    PassStatus,
+    RltTbType,
+    passport_no,
+)
+from bondedzone.domain.passes import OpenCrossing
+from bondedzone.domain.rules.m7_multi_truck import Delivery
+from bondedzone.services.ports import DocKey, GateEventRow, HazchemRow
+
+_units = v.to_units
+_qty = v.from_units
+
+
+def _opt_units(d: Any) -> int | None:
+    return None if d is None else v.to_units(d)
+
+
+def _opt_qty(n: Any) -> Any:
+    return None if n is None else v.from_units(int(n))
+
+
+class SqlGateRepo:
+    """SQLAlchemy Core implementation of :class:`bondedzone.services.ports.GateRepo`."""
+
+    def __init__(self, conn: Any, clock: Any) -> None:
+        self.conn = conn
+        self.clock = clock
+
+    @property
+    def is_pg(self) -> bool:
+        return bool(self.conn.dialect.name == "postgresql")
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.is_pg else sqlite.insert)(table)
+
+    # -- passes --------------------------------------------------------------------------------
+
+    def add_pass(self, gp: GatePass, book_id: int) -> GatePass:
+        ent = select(t.books.c.enterprise_id).where(t.books.c.id == book_id).scalar_subquery()
+        now = self.clock()
+        pass_id = self.conn.execute(
+            insert(t.gate_passes)
+            .values(
+                etps_preent_no=gp.etps_preent_no,
+                enterprise_id=ent,
+                book_id=book_id,
+                master_cuscd=gp.master_cuscd,
+                passport_typecd=gp.passport_typecd.value,
+                io_typecd=gp.io_typecd.value,
+                bind_typecd=gp.bind_typecd.value if gp.bind_typecd else None,
+                vehicle_no=gp.vehicle_no,
+                vehicle_wt=_units(gp.vehicle_wt),
+                vehicle_frame_wt=_units(gp.vehicle_frame_wt),
+                container_no=gp.container_no,
+                container_wt=_units(gp.container_wt),
+                total_gross_wt=_units(gp.total_gross_wt),
+                rmk=gp.rmk,
+                status=gp.status.value,
+                version=gp.version,
+                attempts=0,
+                created_at=now,
+            )
+            .returning(t.gate_passes.c.id)
+        ).scalar_one()
+        number = passport_no(gp.master_cuscd, gp.io_typecd, now, int(pass_id))
+        self.conn.execute(update(t.gate_passes).where(t.gate_passes.c.id == pass_id).values(passport_no=number))
+        if gp.docs:
+            self.conn.execute(
+                insert(t.gate_pass_docs),
+                [{"pass_id": pass_id, "rlt_tb_typecd": d.rlt_tb_typecd.value, "rlt_no": d.rlt_no} for d in gp.docs],
+            )
+        if gp.lines:
+            self.conn.execute(insert(t.gate_pass_lines), [self._line_row(int(pass_id), ln) for ln in gp.lines])
+        stored = self._passes(t.gate_passes.c.id == pass_id)
+        return stored[0]
+
+    @staticmethod
+    def _line_row(pass_id: int, ln: PassLine) -> dict[str, Any]:
+        hz = ln.hazchem
+        return {
+            "pass_id": pass_id,
+            "passport_seqno": ln.passport_seqno,
+            "rlt_tb_typecd": ln.rlt_tb_typecd.value if ln.rlt_tb_typecd else None,
+            "rlt_no": ln.rlt_no,
+            "rlt_gds_seqno": ln.rlt_gds_seqno,
+            "gds_nm": ln.gds_nm,
+            "gdecd": ln.gdecd,
+            "dcl_unitcd": ln.dcl_unitcd,
+            "dcl_qty": _units(ln.dcl_qty),
+            "gross_wt": _opt_units(ln.gross_wt),
+            "category": ln.category.value if ln.category else None,
+            "un_no": hz.un_no if hz else None,
+            "hazard_class": hz.hazard_class if hz else None,
+            "cas_no": hz.cas_no if hz else None,
+            "usage": hz.usage if hz else None,
+        }
+
+    def _passes(self, where: Any, *, lock: bool = False, limit: int | None = None, offset: int = 0) -> list[GatePass]:
+        p = t.gate_passes
+        q = (
+            select(p, t.enterprises.c.uscc, t.books.c.putrec_no)
+            .join(t.enterprises, t.enterprises.c.id == p.c.enterprise_id)
+            .join(t.books, t.books.c.id == p.c.book_id)
+            .where(where)
+            .order_by(p.c.id.desc())
+        )
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        if lock and self.is_pg:
+            q = q.with_for_update(of=p)
+        heads = self.conn.execute(q).all()
+        if not heads:
+            return []
+        ids = [int(r.id) for r in heads]
+        docs: dict[int, list[BoundDoc]] = {i: [] for i in ids}
+        for r in self.conn.execute(
+            select(t.gate_pass_docs).where(t.gate_pass_docs.c.pass_id.in_(ids)).order_by(t.gate_pass_docs.c.rlt_no)
+        ):
+            docs[int(r.pass_id)].append(BoundDoc(RltTbType(r.rlt_tb_typecd), r.rlt_no))
+        lines: dict[int, list[PassLine]] = {i: [] for i in ids}
+        pl = t.gate_pass_lines
+        for r in self.conn.execute(select(pl).where(pl.c.pass_id.in_(ids)).order_by(pl.c.pass_id, pl.c.passport_seqno)):
+            lines[int(r.pass_id)].append(
+                PassLine(
+                    passport_seqno=int(r.passport_seqno),
+                    dcl_qty=_qty(int(r.dcl_qty)),
+                    dcl_unitcd=r.dcl_unitcd,
+                    gds_nm=r.gds_nm,
+                    rlt_tb_typecd=RltTbType(r.rlt_tb_typecd) if r.rlt_tb_typecd else None,
+                    rlt_no=r.rlt_no,
+                    rlt_gds_seqno=int(r.rlt_gds_seqno) if r.rlt_gds_seqno is not None else None,
+                    gdecd=r.gdecd,
+                    gross_wt=_opt_qty(r.gross_wt),
+                    category=GoodsCategory(r.category) if r.category else None,
+                    hazchem=Hazchem(r.un_no, r.hazard_class, r.cas_no, r.usage) if r.un_no else None,
+                )
+            )
+        return [
+            GatePass(
+                id=int(r.id),
+                passport_no=r.passport_no,
+                etps_preent_no=r.etps_preent_no,
+                owner_uscc=r.uscc,
+                areain_oriact_no=r.putrec_no,
+                master_cuscd=r.master_cuscd,
+                passport_typecd=PassportType(r.passport_typecd),
+                io_typecd=v.ImpexpMark(r.io_typecd),
+                bind_typecd=BindType(r.bind_typecd) if r.bind_typecd else None,
+                vehicle_no=r.vehicle_no,
+                vehicle_wt=_qty(int(r.vehicle_wt)),
+                vehicle_frame_wt=_qty(int(r.vehicle_frame_wt)),
+                container_no=r.container_no,
+                container_wt=_qty(int(r.container_wt)),
+                total_gross_wt=_qty(int(r.total_gross_wt)),
+                docs=tuple(docs[int(r.id)]),
+                lines=tuple(lines[int(r.id)]),
+                status=PassStatus(r.status),
+                version=int(r.version),
+                rmk=r.rmk,
+                created_at=r.created_at,
+                attempts=int(r.attempts),
+            )
+            for r in heads
+        ]
+
+    def get_pass(self, passport_no: str, *, lock: bool = False) -> GatePass | None:
+        found = self._passes(t.gate_passes.c.passport_no == passport_no, lock=lock)
+        return found[0] if found else None
+
+    def preent_taken(self, owner_uscc: str, etps_preent_no: str) -> bool:
+        p = t.gate_passes
+        q = (
+            select(p.c.id)
+            .join(t.enterprises, t.enterprises.c.id == p.c.enterprise_id)
+            .where(t.enterprises.c.uscc == owner_uscc, p.c.etps_preent_no == etps_preent_no)
+        )
+        return self.conn.execute(q).first() is not None
+
+    def passes_for_plate(self, vehicle_no: str) -> list[GatePass]:
+        p = t.gate_passes.c
+        return self._passes(and_(p.vehicle_no == vehicle_no, p.status.in_([PassStatus.APPROVED.value, PassStatus.IN_GATE.value])))
+
+    def save_pass(self, gp: GatePass, expected_version: int) -> bool:
+        p = t.gate_passes
+        r = self.conn.execute(
+            update(p)
+            .where(p.c.id == gp.id, p.c.version == expected_version)
+            .values(status=gp.status.value, version=gp.version, attempts=gp.attempts)
+        )
+        return bool(r.rowcount == 1)
+
+    def search_passes(
+        self, *, owner_uscc: str | None, status: str | None, vehicle_no: str | None, limit: int, offset: int
+    ) -> tuple[list[GatePass], int]:
+        p = t.gate_passes
+        conds: list[Any] = []
+        if owner_uscc is not None:
+            conds.append(
+                p.c.enterprise_id == select(t.enterprises.c.id).where(t.enterprises.c.uscc == owner_uscc).scalar_subquery()
+            )
+        if status is not None:
+            conds.append(p.c.status == status)
+        if vehicle_no is not None:
+            conds.append(p.c.vehicle_no == vehicle_no)
+        where = and_(true(), *conds)
+        total = int(self.conn.execute(select(func.count()).select_from(p).where(where)).scalar_one())
+        return self._passes(where, limit=limit, offset=offset), total
+
+    # -- documents and deliveries (M7) ---------------------------------------------------------
+
+    def docs(self, keys: Collection[DocKey], *, lock: bool = False) -> dict[DocKey, GateDoc]:
+        if not keys:
+            return {}
+        d, dl = t.gate_docs, t.gate_doc_lines
+        wanted = or_(*(and_(d.c.rlt_tb_typecd == k.value, d.c.rlt_no == no) for k, no in sorted(keys)))
+        q = select(d, t.enterprises.c.uscc).join(t.enterprises, t.enterprises.c.id == d.c.enterprise_id).where(wanted)
+        heads = self.conn.execute(q.order_by(d.c.id)).all()
+        if not heads:
+            return {}
+        ids = [int(r.id) for r in heads]
+        lq = select(dl).where(dl.c.gate_doc_id.in_(ids)).order_by(dl.c.gate_doc_id, dl.c.gds_seqno)
+        if lock and self.is_pg:
+            # Two gates admitting vehicles of one document take its lines in the same order.
+            lq = lq.with_for_update()
+        lines: dict[int, list[DocLine]] = {i: [] for i in ids}
+        for r in self.conn.execute(lq):
+            lines[int(r.gate_doc_id)].append(
+                DocLine(int(r.gds_seqno), r.gdecd, r.gds_nm, r.dcl_unitcd, int(r.declared_units), int(r.delivered_units))
+            )
+        return {
+            (RltTbType(r.rlt_tb_typecd), r.rlt_no): GateDoc(
+                RltTbType(r.rlt_tb_typecd),
+                r.rlt_no,
+                r.uscc,
+                v.ImpexpMark(r.io_typecd),
+                v.Flow(r.flow) if r.flow else None,
+                bool(r.ready),
+                tuple(lines[int(r.id)]),
+            )
+            for r in heads
+        }
+
+    def add_doc(self, doc: GateDoc) -> None:
+        d = t.gate_docs
+        ent = select(t.enterprises.c.id).where(t.enterprises.c.uscc == doc.owner_uscc).scalar_subquery()
+        stmt = (
+            self._insert(d)
+            .values(
+                rlt_tb_typecd=doc.rlt_tb_typecd.value,
+                rlt_no=doc.rlt_no,
+                enterprise_id=ent,
+                io_typecd=doc.io_typecd.value,
+                flow=doc.flow.value if doc.flow else None,
+                ready=doc.ready,
+                created_at=self.clock(),
+            )
+            .on_conflict_do_nothing(index_elements=["rlt_tb_typecd", "rlt_no"])
+            .returning(d.c.id)
+        )
+        doc_id = self.conn.execute(stmt).scalar_one_or_none()
+        if doc_id is None:  # another transaction made it first: it holds the same lines
+            return
+        self.conn.execute(
+            insert(t.gate_doc_lines),
+            [
+                {
+                    "gate_doc_id": doc_id,
+                    "gds_seqno": ln.gds_seqno,
+                    "gdecd": ln.gdecd,
+                    "gds_nm": ln.gds_nm,
+                    "dcl_unitcd": ln.dcl_unitcd,
+                    "declared_units": ln.declared_units,
+                    "delivered_units": ln.delivered_units,
+                }
+                for ln in doc.lines
+            ],
+        )
+
+    def set_doc_ready(self, key: DocKey) -> None:
+        d = t.gate_docs
+        self.conn.execute(update(d).where(d.c.rlt_tb_typecd == key[0].value, d.c.rlt_no == key[1]).values(ready=True))
+
+    def deliver(self, deliveries: Sequence[Delivery]) -> None:
+        d, dl = t.gate_docs, t.gate_doc_lines
+        for x in deliveries:
+            doc_id = select(d.c.id).where(d.c.rlt_tb_typecd == x.rlt_tb_typecd.value, d.c.rlt_no == x.rlt_no).scalar_subquery()
+            # The guard repeats the remaining check in SQL: a row that would go over is not touched.
+            r = self.conn.execute(
+                update(dl)
+                .where(
+                    dl.c.gate_doc_id == doc_id,
+                    dl.c.gds_seqno == x.gds_seqno,
+                    dl.c.delivered_units + x.units <= dl.c.declared_units,
+                )
+                .values(delivered_units=dl.c.delivered_units + x.units)
+            )
+            if r.rowcount != 1:
+                raise RuntimeError(f"delivery over the declared quantity: {x}")
+
+    # -- crossings and events (G1) -------------------------------------------------------------
+
+    def add_crossing(self, crossing: Crossing) -> Crossing:
+        c = t.gate_crossings
+        new_id = self.conn.execute(insert(c).values(**self._crossing_row(crossing)).returning(c.c.id)).scalar_one()
+        return Crossing(**{**crossing.__dict__, "id": int(new_id)})
+
+    @staticmethod
+    def _crossing_row(x: Crossing) -> dict[str, Any]:
+        return {
+            "pass_id": x.pass_id,
+            "passport_no": x.passport_no,
+            "gate_id": x.gate_id,
+            "lane": x.lane.value,
+            "vehicle_no": x.vehicle_no,
+            "status": x.status.value,
+            "attempt": x.attempt,
+            "gross_wt": _opt_units(x.gross_wt),
+            "outcome": x.outcome.value if x.outcome else None,
+            "reasons": [dict(r) for r in x.reasons],
+            "version": x.version,
+            "arrived_at": x.arrived_at,
+            "weighed_at": x.weighed_at,
+            "decided_at": x.decided_at,
+            "left_at": x.left_at,
+        }
+
+    @staticmethod
+    def _crossing(r: Any) -> Crossing:
+        return Crossing(
+            id=int(r.id),
+            gate_id=r.gate_id,
+            lane=Lane(r.lane),
+            vehicle_no=r.vehicle_no,
+            passport_no=r.passport_no,
+            pass_id=int(r.pass_id) if r.pass_id is not None else None,
+            status=CrossingStatus(r.status),
+            attempt=int(r.attempt),
+            arrived_at=r.arrived_at,
+            gross_wt=_opt_qty(r.gross_wt),
+            outcome=Outcome(r.outcome) if r.outcome else None,
+            reasons=tuple(r.reasons or ()),
+            weighed_at=r.weighed_at,
+            decided_at=r.decided_at,
+            left_at=r.left_at,
+            version=int(r.version),
+        )
+
+    def get_crossing(self, crossing_id: int, *, lock: bool = False) -> Crossing | None:
+        c = t.gate_crossings
+        q = select(c).where(c.c.id == crossing_id)
+        if lock and self.is_pg:
+            q = q.with_for_update()
+        r = self.conn.execute(q).first()
+        return self._crossing(r) if r else None
+
+    def save_crossing(self, crossing: Crossing, expected_version: int) -> bool:
+        c = t.gate_crossings
+        row = self._crossing_row(crossing)
+        r = self.conn.execute(update(c).where(c.c.id == crossing.id, c.c.version == expected_version).values(**row))
+        return bool(r.rowcount == 1)
+
+    def open_crossing(self, pass_id: int) -> OpenCrossing | None:
+        c = t.gate_crossings
+        q = (
+            select(c.c.id, c.c.gate_id, c.c.arrived_at)
+            .where(c.c.pass_id == pass_id, c.c.status.in_([CrossingStatus.ARRIVED.value, CrossingStatus.WEIGHED.value]))
+            .order_by(c.c.id.desc())
+        )
+        r = self.conn.execute(q).first()
+        return OpenCrossing(int(r.id), r.gate_id, r.arrived_at) if r else None
+
+    def crossings_of(self, pass_id: int) -> list[Crossing]:
+        c = t.gate_crossings
+        return [self._crossing(r) for r in self.conn.execute(select(c).where(c.c.pass_id == pass_id).order_by(c.c.id))]
+
+    def add_event(self, crossing_id: int, kind: str, actor: str, detail: Mapping[str, Any], at: datetime) -> None:
+        self.conn.execute(
+            insert(t.gate_events).values(crossing_id=crossing_id, kind=kind, actor=actor, detail=dict(detail), recorded_at=at)
+        )
+
+    def events(self, crossing_id: int) -> list[GateEventRow]:
+        e = t.gate_events
+        rows = self.conn.execute(select(e).where(e.c.crossing_id == crossing_id).order_by(e.c.id))
+        return [GateEventRow(int(r.id), int(r.crossing_id), r.kind, r.actor, dict(r.detail), r.recorded_at) for r in rows]
+
+    # -- the hazardous-chemicals feed (M4) -----------------------------------------------------
+
+    def add_hazchem(self, crossing: Crossing, gp: GatePass, at: datetime) -> int:
+        rows = [
+            {
+                "crossing_id": crossing.id,
+                "pass_id": gp.id,
+                "enterprise_id": select(t.gate_passes.c.enterprise_id).where(t.gate_passes.c.id == gp.id).scalar_subquery(),
+                "passport_no": gp.passport_no,
+                "vehicle_no": gp.vehicle_no,
+                "gate_id": crossing.gate_id,
+                "gds_nm": ln.gds_nm,
+                "gdecd": ln.gdecd,
+                "un_no": ln.hazchem.un_no,
+                "hazard_class": ln.hazchem.hazard_class,
+                "cas_no": ln.hazchem.cas_no,
+                "usage": ln.hazchem.usage,
+                "dcl_qty": _units(ln.dcl_qty),
+                "dcl_unitcd": ln.dcl_unitcd,
+                "recorded_at": at,
+            }
+            for ln in gp.lines
+            if ln.hazchem is not None
+        ]
+        for row in rows:
+            self.conn.execute(insert(t.hazchem_records).values(**row))
+        return len(rows)
+
+    def hazchem(self, after_id: int, limit: int) -> list[HazchemRow]:
+        h, e = t.hazchem_records, t.enterprises
+        q = (
+            select(h, e.c.uscc, e.c.name)
+            .join(e, e.c.id == h.c.enterprise_id)
+            .where(h.c.id > after_id)
+            .order_by(h.c.id)
+            .limit(limit)
+        )
+        return [
+            HazchemRow(
+                int(r.id),
+                int(r.crossing_id),
+                int(r.pass_id),
+                r.uscc,
+                r.name,
+                r.passport_no,
+                r.vehicle_no,
+                r.gate_id,
+                r.gds_nm,
+                r.gdecd,
+                r.un_no,
+                r.hazard_class,
+                r.cas_no,
+                r.usage,
+                _qty(int(r.dcl_qty)),
+                r.dcl_unitcd,
+                r.recorded_at,
+            )
+            for r in self.conn.execute(q)
+        ]
