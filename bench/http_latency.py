@@ -1,7 +1,9 @@
 """(c) HTTP latency of approval with 8 concurrent clients, against a bare endpoint of the same server.
 
 A real ``bondedzone serve`` process (uvicorn) on a free port, on a fresh PostgreSQL schema, demo
-zone off. Eight client threads, each with its own keep-alive ``httpx.Client``:
+zone off. The client is :mod:`bench.loadgen` in a process of its own: eight keep-alive connections
+(``clients``), requests rendered before the clock starts, so that the client's own CPU takes as
+little as possible from the server on a small machine (``client_cpu`` reports its share of a core):
 
 * ours — ``POST /api/v1/invts/{id}/approve`` with a fresh ``Idempotency-Key`` for a pre-declared
   10-line list (lists spread over 8 books, as a zone with several enterprises);
@@ -21,7 +23,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from bench import common
+from bench import common, loadgen
 from bondedzone.adapters.db import tables as t
 from bondedzone.services import tokens
 
@@ -46,7 +47,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``bondedzone serve`` on ``url`` and ``port`` (``env``: more settings, e.g. ``BONDEDZONE_WORKERS``)."""
     exe = Path(sys.executable).parent / "bondedzone"
     env = {
         **os.environ,
@@ -54,6 +56,7 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "BONDEDZONE_LOAD_DEMO": "false",
         "BONDEDZONE_HOST": "127.0.0.1",
         "BONDEDZONE_PORT": str(port),
+        **(env or {}),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen([str(exe), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -71,60 +74,43 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("bondedzone serve did not answer within 60 s")
 
 
-def _phase(base: str, token: str, jobs: list[list[int]] | int, approve: bool) -> tuple[list[float], float, int]:
-    """Run one phase with CLIENTS threads; (latencies in ms, wall seconds, failures)."""
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
-    failures = [0] * CLIENTS
-    barrier = threading.Barrier(CLIENTS + 1)
-    done = threading.Barrier(CLIENTS + 1)
-    headers = {"Authorization": f"Bearer {token}"}
+def _phase(port: int, token: str, jobs: list[list[int]] | int, approve: bool, clients: int) -> loadgen.Result:
+    """One phase: ``clients`` keep-alive connections from the load generator's own process."""
+    whoami = loadgen.Request("GET", "/api/v1/whoami")
 
-    def client(n: int) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-            http.get("/api/v1/whoami")  # the connection is open before the clock starts
-            barrier.wait()
-            work = jobs[n] if isinstance(jobs, list) else range(jobs)
-            for item in work:
-                start = time.perf_counter()
-                if approve:
-                    r = http.post(f"/api/v1/invts/{item}/approve", headers={"Idempotency-Key": uuid.uuid4().hex})
-                    good = r.status_code == 200 and r.json().get("status") == "approved"
-                else:
-                    r = http.get("/api/v1/whoami")
-                    good = r.status_code == 200
-                latencies[n].append((time.perf_counter() - start) * 1000)
-                if not good:
-                    failures[n] += 1
-                    if failures[n] <= 3:
-                        print(f"  !! {r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
-            done.wait()
+    def request(conn: int, n: int) -> loadgen.Request | None:
+        if not approve:
+            return whoami if isinstance(jobs, int) and n < jobs else None
+        assert isinstance(jobs, list)
+        work = jobs[conn]
+        if n >= len(work):
+            return None
+        return loadgen.Request("POST", f"/api/v1/invts/{work[n]}/approve", {"Idempotency-Key": uuid.uuid4().hex})
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for th in threads:
-        th.start()
-    barrier.wait()
-    start = time.perf_counter()
-    done.wait()
-    wall = time.perf_counter() - start
-    for th in threads:
-        th.join()
-    return [x for xs in latencies for x in xs], wall, sum(failures)
+    per_conn = jobs if isinstance(jobs, int) else max(len(j) for j in jobs)
+    res = loadgen.run(
+        "127.0.0.1",
+        port,
+        connections=clients,
+        requests=per_conn,
+        make_request=request,
+        headers={"Authorization": f"Bearer {token}"},
+        warmup=whoami,  # every connection is open before the clock starts
+    )
+    for failure in res.failures[:3]:
+        print(f"  !! {failure}")
+    return res
 
 
-def _stats(lat: list[float], wall: float) -> dict[str, float]:
-    return {
-        "requests": len(lat),
-        "p50_ms": round(common.percentile(lat, 50), 2),
-        "p99_ms": round(common.percentile(lat, 99), 2),
-        "mean_ms": round(sum(lat) / len(lat), 2),
-        "req_per_s": round(len(lat) / wall, 1),
-    }
+def _stats(res: loadgen.Result) -> dict[str, float]:
+    summary = res.summary()
+    return {k: summary[k] for k in ("requests", "p50_ms", "p99_ms", "mean_ms", "req_per_s", "client_cpu")}
 
 
-def run(*, per_client: int) -> dict[str, Any]:
-    """Approve CLIENTS × per_client lists over HTTP and as many whoami calls; latency figures and ratios."""
-    n_lists = CLIENTS * per_client
-    warm = CLIENTS * 2
+def run(*, per_client: int, clients: int = CLIENTS) -> dict[str, Any]:
+    """Approve clients × per_client lists over HTTP and as many whoami calls; latency figures and ratios."""
+    n_lists = clients * per_client
+    warm = clients * 2
     with common.database("postgresql") as url:
         c = common.container(url)
         try:
@@ -142,27 +128,18 @@ def run(*, per_client: int) -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="bzbench-http-") as d:
                 port = _free_port()
                 proc = _serve(url, port, Path(d) / "server.log")
-                base = f"http://127.0.0.1:{port}"
                 try:
-                    _phase(base, token, [warm_ids[n::CLIENTS] for n in range(CLIENTS)], approve=True)
-                    _phase(base, token, 10, approve=False)
+                    _phase(port, token, [warm_ids[n::clients] for n in range(clients)], True, clients)
+                    _phase(port, token, 10, False, clients)
                     half = per_client // 2
-                    jobs = [ids[n::CLIENTS] for n in range(CLIENTS)]
+                    jobs = [ids[n::clients] for n in range(clients)]
                     first = [j[:half] for j in jobs]
                     second = [j[half:] for j in jobs]
-                    bare_lat: list[float] = []
-                    ours_lat: list[float] = []
-                    bare_wall = ours_wall = 0.0
-                    failed = 0
+                    bare_parts: list[loadgen.Result] = []
+                    ours_parts: list[loadgen.Result] = []
                     for approve, part in ((False, half), (True, first), (True, second), (False, per_client - half)):
-                        lat, wall, bad = _phase(base, token, part, approve=approve)
-                        failed += bad
-                        if approve:
-                            ours_lat += lat
-                            ours_wall += wall
-                        else:
-                            bare_lat += lat
-                            bare_wall += wall
+                        res = _phase(port, token, part, approve, clients)
+                        (ours_parts if approve else bare_parts).append(res)
                 finally:
                     proc.terminate()
                     try:
@@ -170,14 +147,16 @@ def run(*, per_client: int) -> dict[str, Any]:
                     except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
+            ours_res, bare_res = loadgen.Result.merge(ours_parts), loadgen.Result.merge(bare_parts)
+            failed = sum(s != 200 for s in ours_res.statuses) + sum(s != 200 for s in bare_res.statuses)
             with c.engine.connect() as conn:
                 approved = conn.execute(
                     select(func.count()).select_from(t.invts).where(t.invts.c.status == "approved")
                 ).scalar_one()
-            ours, bare = _stats(ours_lat, ours_wall), _stats(bare_lat, bare_wall)
+            ours, bare = _stats(ours_res), _stats(bare_res)
             return {
                 "engine": "postgresql",
-                "clients": CLIENTS,
+                "clients": clients,
                 "lines_per_list": LINES,
                 "approve": ours,
                 "whoami": bare,

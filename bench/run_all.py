@@ -19,15 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common, contention, http_latency, throughput
+from bench import common, contention, gate_decisions, http_latency, throughput
 
 SIZES = {
-    # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client)
-    "full": {"big": 60, "small": 600, "contention": 300, "http": 100},
-    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12},
+    # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client,
+    #  gate decisions per client)
+    "full": {"big": 60, "small": 600, "contention": 300, "http": 100, "gate": 100},
+    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12, "gate": 12},
 }
 GOAL_THROUGHPUT = 0.25
 GOAL_CONTENTION = 0.7
+GOAL_GATE_P99 = 3.0  # ours p99 ≤ 3 × the bare endpoint's p99
+GOAL_GATE_RATE = 500  # decisions/s
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -134,6 +137,30 @@ def _sections(res: dict[str, Any]) -> list[tuple[str, str]]:
                 _table(["endpoint", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows),
             )
         )
+    gd = res.get("gate")
+    if gd:
+        a, b = gd["decide"], gd["whoami"]
+        rows = [
+            ["POST /api/v1/gate/cross (decision)", a["requests"], a["p50_ms"], a["p99_ms"], a["mean_ms"], a["req_per_s"]],
+            ["GET /api/v1/whoami (bare)", b["requests"], b["p50_ms"], b["p99_ms"], b["mean_ms"], b["req_per_s"]],
+            [
+                "goals",
+                "",
+                "",
+                f"p99 {gd['p99_over_bare_p99']:.2f} × bare (≤ {GOAL_GATE_P99}) {'✔' if gd['goal_p99_ok'] else '✘ MISSED'}",
+                "",
+                f"≥ {GOAL_GATE_RATE}/s {'✔' if gd['goal_rate_ok'] else '✘ MISSED'}",
+            ],
+        ]
+        ok = gd["failed"] == 0 and gd["decisions_as_expected"] and gd["over_delivered_lines"] == 0
+        out.append(
+            (
+                f"Gate decisions, PostgreSQL, {gd['clients']} concurrent clients, real uvicorn server "
+                f"({'all 200, every decision as expected, nothing over-delivered' if ok else 'FAILURES: see json'}; "
+                f"{gd['holds']} holds)",
+                _table(["endpoint", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows),
+            )
+        )
     return out
 
 
@@ -176,7 +203,7 @@ def _update_readme(summary: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="small sizes (~1-2 minutes); results go to quick.{json,md}")
-    ap.add_argument("--only", action="append", choices=["throughput", "contention", "http"], help="run only these (repeatable)")
+    ap.add_argument("--only", action="append", choices=["throughput", "contention", "http", "gate"], help="run only these")
     ap.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     ap.add_argument("--out", type=Path, default=common.RESULTS, help="results directory (default bench/results)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
@@ -184,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "quick" if args.quick else "full"
     size = SIZES[mode]
-    only = set(args.only or ["throughput", "contention", "http"])
+    only = set(args.only or ["throughput", "contention", "http", "gate"])
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     skipped: list[str] = []
-    problem = common.pg_problem() if "postgresql" in engines or "http" in only else None
+    problem = common.pg_problem() if "postgresql" in engines or {"http", "gate"} & only else None
     if problem:
         skipped.append(f"PostgreSQL unreachable at {common.PG_URL} ({problem})")
         engines = [e for e in engines if e != "postgresql"]
@@ -212,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"… http: {http_latency.CLIENTS} clients × {size['http']} approvals", flush=True)
             res["http"] = http_latency.run(per_client=size["http"])
+    if "gate" in only:
+        if problem:
+            skipped.append("gate benchmark (needs PostgreSQL)")
+        else:
+            print(f"… gate: {gate_decisions.CLIENTS} clients × {size['gate']} decisions", flush=True)
+            res["gate"] = gate_decisions.run(per_client=size["gate"])
     res["duration_s"] = round(time.perf_counter() - started, 1)
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -224,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in res.get("contention", [])
         if r["ratio"] < GOAL_CONTENTION
     ]
+    gd = res.get("gate")
+    if gd and not gd["goal_p99_ok"]:
+        missed.append(f"gate p99 {gd['p99_over_bare_p99']} × bare")
+    if gd and not gd["goal_rate_ok"]:
+        missed.append(f"gate {gd['decisions_per_s']} decisions/s")
     res["goals_missed"] = missed
 
     print()

@@ -14,6 +14,8 @@ from bondedzone.adapters.db.engine import make_engine, normalise_url
 from bondedzone.adapters.db.tables import enterprises
 from bondedzone.adapters.db.uow import Clock, SqlUnitOfWorkFactory, utcnow
 from bondedzone.config import Settings
+from bondedzone.domain.passes import GatePolicy
+from bondedzone.domain.rules.m4_two_lanes import SpotCheckPolicy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,6 +27,13 @@ class Container:
     settings: Settings
     engine: Engine
     uow: SqlUnitOfWorkFactory
+
+    @property
+    def gate_policy(self) -> GatePolicy:
+        """The gate's configurable tolerances and spot-check policy (G1, M4)."""
+        s = self.settings
+        spot = SpotCheckPolicy(base_rate=s.gate_spot_check_rate, seed=s.gate_spot_check_seed)
+        return GatePolicy(weight_tolerance=s.gate_weight_tolerance, spot_check=spot)
 
 
 def build(settings: Settings | None = None, *, clock: Clock = utcnow) -> Container:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -24,6 +25,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     load_demo: bool = Field(default=True, description="load the demo zone into an empty database on `serve`")
     pool_size: int = Field(default=10, ge=1, le=200)
+    workers: int = Field(default=1, ge=1, le=64, description="server processes of `serve` (uvicorn workers)")
+    token_cache_seconds: float = Field(
+        default=2.0, ge=0, le=10, description="how long a server process reuses a token it has authenticated; 0 = never"
+    )
+    gate_weight_tolerance: Decimal = Field(
+        default=Decimal("0.02"), ge=0, le=Decimal("0.5"), description="G1: allowed |weighed − expected| ÷ expected"
+    )
+    gate_spot_check_rate: Decimal = Field(
+        default=Decimal("0.03"), ge=0, le=1, description="M4: base share of non-declared-lane vehicles spot-checked"
+    )
+    gate_spot_check_seed: str = Field(
+        default="bondedzone", min_length=1, max_length=200, description="M4: seed that makes every spot-check draw reproducible"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -4,10 +4,16 @@ PRODUCT.md: "an enterprise never sees or touches another's data"; the issue: "an
 cannot read or change another enterprise's books, lists or stock — a test covers every route".
 The table below is checked against ``app.routes``, so a new route without a row fails the build.
 
-For each route: no token → 401; gate, zone_admin, bank → 403; the stranger enterprise on the
-owner's book / list / posting / conversion → 404 exactly as for a resource that does not exist
-(existence hidden); the auditor reads but cannot write; customs approves; an enterprise cannot
-approve its own list. Every refusal leaves every table unchanged.
+For each route: no token → 401; gate, zone_admin, bank → 403 unless the row lets them in; the
+stranger enterprise on the owner's book / list / posting / conversion / gate pass / summary
+declaration / bound document / crossing → 404 exactly as for a resource that does not exist
+(existence hidden); the auditor reads but cannot write; customs approves and releases; an
+enterprise cannot approve its own list. Every refusal leaves every table unchanged.
+
+The gate (M4, M6, M7, G1): the gate role records crossings and reads passes and what their
+documents delivered, but never books, stock or lists; the zone administration reads the
+hazardous-chemicals feed and nothing of the enterprises'; the bank has no gate route; only
+customs releases a summary declaration or a held vehicle.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from bondedzone.domain.rules.m9_status_conversion import ConversionLineInput
 from bondedzone.entrypoints.api.app import create_app
 from bondedzone.services import conversions
 from tests import factories as f
+from tests.e2e import gate_support as gs
 from tests.e2e.test_api_support import assert_error, shared_zone, snapshot
 
 if TYPE_CHECKING:
@@ -38,6 +45,10 @@ MISSING = {
     "invt_id": 999_999,
     "posting_id": 999_999,
     "conv_id": 999_999,
+    "passport_no": "Z5301I261123999999999999",
+    "entry_no": "530120269999999999",
+    "rlt_no": "QD530126I000999999",
+    "crossing_id": 999_999,
 }
 
 Body = Callable[[dict[str, Any]], Any]
@@ -55,10 +66,14 @@ class Spec:
     body: Body | None = None
     write: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    fresh: tuple[str, ...] = ()  # gate resources of the owner made for each test: "pass", "summary"
+    crossing: str | None = None  # the state of the owner's crossing {crossing_id} names, made for each test
 
 
 READERS = frozenset({"owner", "customs", "auditor"})
 EVERYONE_READ = READERS | {"stranger"}
+PASS_READERS = READERS | {"gate"}  # the gate reads passes (it must, to decide), never books
+GATE_OPERATORS = frozenset({"gate", "customs"})
 
 
 def _invt_body(ids: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +95,32 @@ def _conv_body(ids: dict[str, Any]) -> dict[str, Any]:
         "toStatus": "non_bonded",
         "lines": [{"lineNo": 1, "putrecSeqno": 1, "qty": "0.5", "dclUnitcd": "001"}],
     }
+
+
+def _pass_body(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "areainOriactNo": ids["putrec_no"],
+        "etpsPreentNo": f"AUTHZ-PASS-{ids['n']}",
+        "passportTypecd": "4",
+        "ioTypecd": "I",
+        "vehicleNo": gs.PLATE,
+        "vehicleWt": "8000",
+        "totalGrossWt": "500",
+        "goods": [{"gdsNm": "A4 复印纸", "category": "office_supplies", "dclQty": "100", "dclUnitcd": "035"}],
+    }
+
+
+def _summary_body(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entryNo": f"530120261{ids['n']:09d}",
+        "putrecNo": ids["putrec_no"],
+        "ioTypecd": "I",
+        "lines": [{"gNo": 1, "gdecd": "8471300000", "gdsNm": "服务器", "dclQty": "3", "dclUnitcd": "001"}],
+    }
+
+
+def _arrive_body(ids: dict[str, Any]) -> dict[str, Any]:
+    return {"gateId": "G01", "lane": "declared", "vehicleNo": gs.PLATE, "passportNo": ids["passport_no"]}
 
 
 SPECS: dict[tuple[str, str], Spec] = {
@@ -142,6 +183,42 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/conversions/{conv_id}"): Spec(READERS, not_found="BZ-CONV-NOT-FOUND"),
     ("GET", "/api/v1/audit/verify"): Spec(frozenset({"customs", "auditor"}), stranger=403),
     ("GET", "/api/v1/whoami"): Spec(EVERYONE_READ | set(REFUSED_ROLES), stranger=200),
+    # The gate. Passes, summary declarations, bound documents and crossings of another
+    # enterprise are "not found"; operating the gate and releasing are not an enterprise's at all.
+    ("POST", "/api/v1/passports"): Spec(
+        frozenset({"owner", "customs"}), 201, not_found="BZ-BOOK-NOT-FOUND", write=True, body=_pass_body
+    ),
+    ("GET", "/api/v1/passports"): Spec(PASS_READERS | {"stranger"}, stranger=200),
+    ("GET", "/api/v1/passports/{passport_no}"): Spec(PASS_READERS, not_found="BZ-PASS-NOT-FOUND", fresh=("pass",)),
+    ("POST", "/api/v1/passports/{passport_no}/cancel"): Spec(
+        frozenset({"owner", "customs"}), not_found="BZ-PASS-NOT-FOUND", write=True, fresh=("pass",)
+    ),
+    ("POST", "/api/v1/entry-summaries"): Spec(
+        frozenset({"owner", "customs"}), 201, not_found="BZ-BOOK-NOT-FOUND", write=True, body=_summary_body
+    ),
+    ("POST", "/api/v1/entry-summaries/{entry_no}/release"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, fresh=("summary",)
+    ),
+    ("GET", "/api/v1/gate/docs/{rlt_tb_typecd}/{rlt_no}"): Spec(PASS_READERS, not_found="BZ-PASS-DOC-NOT-FOUND"),
+    ("POST", "/api/v1/gate/crossings"): Spec(GATE_OPERATORS, 201, stranger=403, write=True, fresh=("pass",), body=_arrive_body),
+    ("POST", "/api/v1/gate/crossings/{crossing_id}/weigh"): Spec(
+        GATE_OPERATORS, stranger=403, write=True, crossing="arrived", body=lambda ids: {"grossWt": gs.EMPTY_WT}
+    ),
+    ("POST", "/api/v1/gate/crossings/{crossing_id}/decide"): Spec(GATE_OPERATORS, stranger=403, write=True, crossing="weighed"),
+    ("POST", "/api/v1/gate/crossings/{crossing_id}/leave"): Spec(GATE_OPERATORS, stranger=403, write=True, crossing="passed"),
+    ("POST", "/api/v1/gate/crossings/{crossing_id}/release"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, crossing="held", body=lambda ids: {"reason": "查验无误"}
+    ),
+    ("POST", "/api/v1/gate/cross"): Spec(
+        GATE_OPERATORS,
+        stranger=403,
+        write=True,
+        fresh=("pass",),
+        body=lambda ids: {**_arrive_body(ids), "grossWt": gs.EMPTY_WT},
+    ),
+    ("GET", "/api/v1/gate/crossings/{crossing_id}"): Spec(PASS_READERS, not_found="BZ-CROSSING-NOT-FOUND", crossing="passed"),
+    # M4: shared with the zone administration (and readable by customs and the auditor).
+    ("GET", "/api/v1/hazchem-feed"): Spec(frozenset({"zone_admin", "customs", "auditor"}), stranger=403),
 }
 
 
@@ -203,8 +280,17 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 ),
             )
             posting = uow.ledger.postings(uow.books.get(f.OWNER_BOOK).id, limit=1, after_id=0)[0].id  # type: ignore[union-attr]
+            bond_invt_no = uow.invts.get(approved).bond_invt_no  # type: ignore[union-attr]
             uow.commit()
-        ids = {"putrec_no": f.OWNER_BOOK, "uscc": f.OWNER_USCC, "approved": approved, "posting_id": posting, "conv_id": conv.id}
+        ids = {
+            "putrec_no": f.OWNER_BOOK,
+            "uscc": f.OWNER_USCC,
+            "approved": approved,
+            "posting_id": posting,
+            "conv_id": conv.id,
+            "rlt_tb_typecd": "1",
+            "rlt_no": bond_invt_no,
+        }
         with TestClient(create_app(c)) as client:
             yield World(client, zone, ids, itertools.count(1))
 
@@ -221,19 +307,27 @@ def _call(w: World, persona: str | None, method: str, path: str, spec: Spec, ids
     return w.client.request(method, path.format(**ids), **kwargs)
 
 
-def _fresh_ids(w: World) -> dict[str, Any]:
-    """Owner's resources for one test: shared ones plus a new draft and a new declared list."""
-    c, n = w.zone.container, next(w.counter)
+def _fresh_ids(w: World, spec: Spec) -> dict[str, Any]:
+    """Owner's resources for one test: shared ones plus a new draft and a new declared list, and
+    the gate resources the route needs (an unused pass, an unreleased summary declaration, a
+    crossing in the state the route acts on)."""
+    c, n, owner = w.zone.container, next(w.counter), w.zone.owner
     ids = dict(w.ids, n=n)
-    ids["draft"] = f.new_list(c, w.zone.owner, f.OWNER_BOOK, "I", [(2, "1")], inner=f"DRAFT-{n}", declare=False)
-    ids["declared"] = f.new_list(c, w.zone.owner, f.OWNER_BOOK, "I", [(2, "1")], inner=f"DECL-{n}")
+    ids["draft"] = f.new_list(c, owner, f.OWNER_BOOK, "I", [(2, "1")], inner=f"DRAFT-{n}", declare=False)
+    ids["declared"] = f.new_list(c, owner, f.OWNER_BOOK, "I", [(2, "1")], inner=f"DECL-{n}")
+    if "pass" in spec.fresh or spec.crossing:
+        ids["passport_no"] = gs.new_pass(c, owner, f.OWNER_BOOK, gs.empty_vehicle(f"AUTHZ-EMPTY-{n}"))
+    if spec.crossing:
+        ids["crossing_id"] = gs.crossing(c, ids["passport_no"], spec.crossing)
+    if "summary" in spec.fresh:
+        ids["entry_no"] = gs.summary(c, owner, f.OWNER_BOOK, f"530120262{n:09d}")
     return ids
 
 
 @pytest.mark.parametrize(("method", "path"), list(SPECS), ids=[f"{m} {p}" for m, p in SPECS])
 def test_route_authorisation(method: str, path: str, world: World) -> None:
     spec, c = SPECS[(method, path)], world.zone.container
-    ids = _fresh_ids(world)
+    ids = _fresh_ids(world, spec)
     ids["invt_id"] = ids[spec.invt]
 
     def refused(persona: str | None, status: int, code: str, on: dict[str, Any]) -> dict[str, Any]:
@@ -266,8 +360,8 @@ def test_route_authorisation(method: str, path: str, world: World) -> None:
         resp = _call(world, "stranger", method, path, spec, ids)
         assert resp.status_code == 200, resp.text
 
-    # Those allowed succeed; a write is done once (by the owner when the owner may).
-    allowed = [p for p in ("owner", "customs", "auditor", "gate", "zone_admin", "bank") if p in spec.ok]
+    # Those allowed succeed; a write is done once (by the owner, else the gate, when they may).
+    allowed = [p for p in ("owner", "gate", "customs", "auditor", "zone_admin", "bank") if p in spec.ok]
     for persona in allowed[:1] if spec.write else allowed:
         resp = _call(world, persona, method, path, spec, ids)
         assert resp.status_code == spec.status, (persona, resp.text)
@@ -324,3 +418,140 @@ def test_customs_approves_and_the_owner_cannot(world: World) -> None:
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     stock = world.client.get(f"/api/v1/books/{f.OWNER_BOOK}/stock", headers=z.headers("auditor")).json()["data"]
     assert {(r["putrecSeqno"], r["quantity"]) for r in stock if r["putrecSeqno"] == 3} == {(3, "4")}
+
+
+# -- the gate (M4, M6, M7, G1) ---------------------------------------------------------------------
+
+
+def test_pass_lists_show_only_the_callers_passes(world: World) -> None:
+    c, z = world.zone.container, world.zone
+    gs.new_pass(c, z.owner, f.OWNER_BOOK, gs.empty_vehicle("LIST-OWN", plate="云A0WN01"))
+    gs.new_pass(c, z.stranger, f.STRANGER_BOOK, gs.empty_vehicle("LIST-STR", plate="云B5TR01"))
+    assert _rows(world, "owner", "/api/v1/passports", "areainEtpsSccd") == {f.OWNER_USCC}
+    assert _rows(world, "stranger", "/api/v1/passports", "areainEtpsSccd") == {f.STRANGER_USCC}
+    for reader in ("customs", "gate", "auditor"):
+        assert _rows(world, reader, "/api/v1/passports", "areainEtpsSccd") >= {f.OWNER_USCC, f.STRANGER_USCC}, reader
+    # Asking for the owner's plate does not reveal the owner's passes to the stranger.
+    resp = world.client.get("/api/v1/passports", params={"vehicleNo": "云A0WN01"}, headers=z.headers("stranger"))
+    assert resp.json() == {"data": [], "count": 0}
+    mine = world.client.get("/api/v1/passports", params={"vehicleNo": "云A0WN01"}, headers=z.headers("gate")).json()
+    assert mine["count"] == 1 and mine["data"][0]["areainEtpsSccd"] == f.OWNER_USCC
+
+
+def test_stranger_cannot_bind_or_probe_the_owners_documents(world: World) -> None:  # M6
+    # A pass of the stranger's own book binding the owner's approved list or released summary
+    # declaration is told the document does not exist — exactly as for a number never issued.
+    c, z = world.zone.container, world.zone
+    entry = gs.summary(c, z.owner, f.OWNER_BOOK, "530120263000000001", released=True)
+
+    def bind(kind: str, no: str) -> dict[str, Any]:
+        body = {
+            "areainOriactNo": f.STRANGER_BOOK,
+            "etpsPreentNo": f"PROBE-{kind}-{no}",
+            "passportTypecd": "2",
+            "ioTypecd": "I",
+            "bindTypecd": "2",
+            "vehicleNo": "云B5TR02",
+            "vehicleWt": "15000",
+            "totalGrossWt": "1000",
+            "docs": [{"rltTbTypecd": kind, "rltNo": no}],
+        }
+        before = snapshot(c)
+        got = assert_error(
+            world.client.post("/api/v1/passports", json=body, headers=z.headers("stranger")), 404, "BZ-PASS-DOC-NOT-FOUND"
+        )
+        assert snapshot(c) == before
+        return got
+
+    for kind, owners, missing in (("1", world.ids["rlt_no"], MISSING["rlt_no"]), ("4", entry, MISSING["entry_no"])):
+        hidden, unknown = bind(kind, owners), bind(kind, missing)
+        assert set(hidden["detail"]) == set(unknown["detail"]) == {"rltTbTypecd", "rltNo"}
+        assert hidden["detail"]["rltNo"] == owners
+        assert_error(
+            world.client.get(f"/api/v1/gate/docs/{kind}/{owners}", headers=z.headers("stranger")), 404, "BZ-PASS-DOC-NOT-FOUND"
+        )
+        ok = world.client.get(f"/api/v1/gate/docs/{kind}/{owners}", headers=z.headers("owner"))
+        assert ok.status_code == 200 and ok.json()["rltNo"] == owners
+
+
+def test_the_gate_operates_crossings_and_reads_passes_but_no_books(world: World) -> None:  # G1
+    c, z = world.zone.container, world.zone
+    passport = gs.new_pass(c, z.owner, f.OWNER_BOOK, gs.empty_vehicle("GATE-WALK"))
+    h = z.headers("gate")
+    crossed = world.client.post(
+        "/api/v1/gate/cross",
+        json={"gateId": "G02", "lane": "declared", "vehicleNo": gs.PLATE, "passportNo": passport, "grossWt": gs.EMPTY_WT},
+        headers=h,
+    )
+    assert crossed.status_code == 200 and crossed.json()["decision"] == "pass", crossed.text
+    left = world.client.post(f"/api/v1/gate/crossings/{crossed.json()['id']}/leave", headers=h)
+    assert left.status_code == 200 and left.json()["status"] == "left"
+    shown = world.client.get(f"/api/v1/passports/{passport}", headers=h).json()
+    assert shown["status"] == "crossed" and [x["status"] for x in shown["crossings"]] == ["left"]
+    assert world.client.get(f"/api/v1/gate/docs/1/{world.ids['rlt_no']}", headers=h).status_code == 200
+    before = snapshot(c)
+    for path in (
+        "/api/v1/books",
+        f"/api/v1/books/{f.OWNER_BOOK}",
+        f"/api/v1/books/{f.OWNER_BOOK}/stock",
+        f"/api/v1/books/{f.OWNER_BOOK}/postings",
+        "/api/v1/invts",
+        f"/api/v1/invts/{world.ids['approved']}",
+        "/api/v1/hazchem-feed",
+    ):
+        body = assert_error(world.client.get(path, headers=h), 403, "BZ-FORBIDDEN")
+        assert body["detail"]["role"] == "gate", path
+    assert snapshot(c) == before
+    # Releasing a held vehicle is customs' decision, not the gate's.
+    held = gs.crossing(c, gs.new_pass(c, z.owner, f.OWNER_BOOK, gs.empty_vehicle("GATE-HELD")), "held")
+    before = snapshot(c)
+    assert_error(
+        world.client.post(f"/api/v1/gate/crossings/{held}/release", json={"reason": "自行放行"}, headers=h), 403, "BZ-FORBIDDEN"
+    )
+    assert snapshot(c) == before
+    released = world.client.post(
+        f"/api/v1/gate/crossings/{held}/release", json={"reason": "人工查验无误"}, headers=z.headers("customs")
+    )
+    assert released.status_code == 200 and released.json()["decision"] == "pass"
+    assert released.json()["reasons"][-1]["rule"] == "CUSTOMS-RELEASE"
+
+
+def test_zone_admin_reads_the_hazchem_feed_and_nothing_of_the_enterprises(world: World) -> None:  # M4
+    z = world.zone
+    h = z.headers("zone_admin")
+    feed = world.client.get("/api/v1/hazchem-feed", headers=h)
+    assert feed.status_code == 200 and set(feed.json()) == {"data", "count"}
+    before = snapshot(z.container)
+    for path in (
+        "/api/v1/books",
+        f"/api/v1/books/{f.OWNER_BOOK}/stock",
+        "/api/v1/invts",
+        "/api/v1/passports",
+        f"/api/v1/gate/docs/1/{world.ids['rlt_no']}",
+        "/api/v1/enterprises",
+    ):
+        assert_error(world.client.get(path, headers=h), 403, "BZ-FORBIDDEN")
+    for role in ("owner", "stranger", "gate", "bank"):
+        assert_error(world.client.get("/api/v1/hazchem-feed", headers=z.headers(role)), 403, "BZ-FORBIDDEN")
+    assert snapshot(z.container) == before
+
+
+def test_an_enterprise_sees_only_crossings_made_with_its_own_passes(world: World) -> None:
+    c, z = world.zone.container, world.zone
+    own = gs.crossing(c, gs.new_pass(c, z.owner, f.OWNER_BOOK, gs.empty_vehicle("SEE-OWN")), "passed")
+    stranger_pass = gs.new_pass(c, z.stranger, f.STRANGER_BOOK, gs.empty_vehicle("SEE-STR", plate="云B5TR03"))
+    theirs = gs.crossing(c, stranger_pass, "passed", plate="云B5TR03")
+    # A vehicle that came with no pass at all belongs to no enterprise.
+    nobody = world.client.post(
+        "/api/v1/gate/crossings", json={"gateId": "G01", "lane": "declared", "vehicleNo": "云C00001"}, headers=z.headers("gate")
+    )
+    assert nobody.status_code == 201 and nobody.json()["decision"] == "hold"
+    for persona, visible in (("owner", {own}), ("stranger", {theirs})):
+        for crossing_id in (own, theirs, nobody.json()["id"]):
+            resp = world.client.get(f"/api/v1/gate/crossings/{crossing_id}", headers=z.headers(persona))
+            if crossing_id in visible:
+                assert resp.status_code == 200 and [e["kind"] for e in resp.json()["events"]] == ["arrive", "weigh", "decide"]
+            else:
+                assert_error(resp, 404, "BZ-CROSSING-NOT-FOUND")
+    for reader in ("customs", "gate", "auditor"):
+        assert world.client.get(f"/api/v1/gate/crossings/{nobody.json()['id']}", headers=z.headers(reader)).status_code == 200

@@ -20,18 +20,15 @@ The machine must be able to fail: planted bugs (mutants of the real code) are ea
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -59,6 +56,7 @@ from bondedzone.services.ports import UnitOfWork
 from tests import factories as f
 from tests.conftest import Clock, drop_pg_schema, make_pg_schema
 from tests.integration.ledger_model import Accepted, Model, Refused, Replayed, Req, Stored
+from tests.stateful_support import SOAK, Profile, hypothesis_settings
 
 # -- the world: two books with three items each, both stock statuses, small quantities --------
 
@@ -91,39 +89,13 @@ REASON = st.sampled_from([None, "品名不符", "declared twice"])
 # -- profiles -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Profile:
-    """How many examples of how many steps, and the fewest steps that count as a real run."""
-
-    examples: int
-    steps: int
-    minimum: int
-
-
-SOAK = os.environ.get("BZ_SOAK") == "1"
 # Hypothesis stops a few examples short of stateful_step_count, so the budgets carry a margin:
 # CI runs about 2,500 steps per engine (derandomized, so always the same), a soak 20,000 or more.
 CI_PROFILE = Profile(examples=64, steps=50, minimum=2_000)
 SOAK_PROFILE = Profile(examples=300, steps=100, minimum=20_000)
 PROFILE = SOAK_PROFILE if SOAK else CI_PROFILE
-MUTANT_BUDGET = Profile(examples=12, steps=30, minimum=300)
-
-
-def hypothesis_settings(p: Profile, *, shrink: bool = True) -> settings:
-    # CI is derandomized so that it is stable; a soak explores new sequences each time and prints
-    # the blob that reproduces a failure.
-    phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
-    return settings(
-        max_examples=p.examples,
-        stateful_step_count=p.steps,
-        deadline=None,
-        derandomize=not SOAK,
-        database=None,
-        phases=phases,
-        print_blob=SOAK,
-        report_multiple_bugs=False,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+# Twice what the mutants needed on a quiet machine: under load a derandomized run has been seen to stop short.
+MUTANT_BUDGET = Profile(examples=24, steps=30, minimum=600)
 
 
 # -- a fresh database for every example ----------------------------------------------------------

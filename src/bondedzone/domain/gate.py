@@ -121,7 +121,10 @@ class Outcome(StrEnum):
 # -- field values -----------------------------------------------------------------------------
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_PLATE = re.compile(rf"[{_PROVINCES}][A-Z](?:[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂港澳]|[DF][A-HJ-NP-Z0-9]{{5}}|[0-9]{{5}}[DF])")
+# The issuing-authority letter, like the serial, never uses I or O (they read as 1 and 0).
+_PLATE = re.compile(
+    rf"[{_PROVINCES}][A-HJ-NP-Z](?:[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂港澳]|[DF][A-HJ-NP-Z0-9]{{5}}|[0-9]{{5}}[DF])"
+)
 
 
 def vehicle_no(value: str) -> str:
@@ -218,6 +221,7 @@ class GatePass:
     rmk: str | None = None
     created_at: datetime | None = None
     attempts: int = 0  # arrivals at the gate so far; numbers the spot-check draws
+    owner_credit: v.Credit | None = None  # the enterprise's credit, read with the pass (M4/M5 risk)
 
     @property
     def lane(self) -> Lane | None:

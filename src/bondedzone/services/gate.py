@@ -199,14 +199,15 @@ class Arrive:
 
 
 def _pick_pass(uow: UnitOfWork, plate: str, passport_no: str | None) -> GatePass | None:
+    """The pass the gate read, or else the plate's oldest unused pass (locked for this transaction)."""
     if passport_no is not None:
-        return uow.gate.get_pass(passport_no, lock=True)
-    candidates = [p for p in uow.gate.passes_for_plate(plate) if p.status is PassStatus.APPROVED]
+        return uow.gate.pass_for_gate(passport_no)
+    candidates = uow.gate.passes_for_plate(plate)
     if not candidates:
-        in_gate = uow.gate.passes_for_plate(plate)
-        return in_gate[-1] if in_gate else None
-    oldest = min(candidates, key=lambda p: p.id)
-    return uow.gate.get_pass(oldest.passport_no, lock=True)
+        return None
+    unused = [p for p in candidates if p.status is PassStatus.APPROVED]
+    chosen = min(unused, key=lambda p: p.id) if unused else candidates[-1]
+    return uow.gate.pass_for_gate(chosen.passport_no)
 
 
 def arrive(uow: UnitOfWork, who: Principal, cmd: Arrive) -> Crossing:
@@ -285,7 +286,7 @@ def weigh(uow: UnitOfWork, who: Principal, crossing_id: int, gross_wt: str) -> C
 
 def _pass_of(uow: UnitOfWork, c: Crossing) -> GatePass:
     assert c.passport_no is not None
-    gp = uow.gate.get_pass(c.passport_no, lock=True)
+    gp = uow.gate.pass_for_gate(c.passport_no)
     assert gp is not None
     return gp
 
@@ -297,6 +298,14 @@ def _deliver(uow: UnitOfWork, gp: GatePass, c: Crossing, docs: dict[DocKey, Gate
         uow.gate.add_hazchem(c, gp, uow.now())
 
 
+def _credit(uow: UnitOfWork, gp: GatePass) -> v.Credit:
+    if gp.owner_credit is not None:
+        return gp.owner_credit
+    owner = uow.enterprises.get(gp.owner_uscc)
+    assert owner is not None
+    return owner.credit
+
+
 def decide(uow: UnitOfWork, who: Principal, crossing_id: int, policy: GatePolicy) -> Crossing:
     """Pass or hold, with every reason: weight (G1), remaining quantities (M7), spot check (M4)."""
     c = _crossing(uow, who, crossing_id)
@@ -306,10 +315,8 @@ def decide(uow: UnitOfWork, who: Principal, crossing_id: int, policy: GatePolicy
     if c.gross_wt is None and m4_two_lanes.weight_exempt(gp) is None:
         raise _order(c, "在过磅前判定", "decide before the vehicle is weighed")
     docs = uow.gate.docs([(d.rlt_tb_typecd, d.rlt_no) for d in gp.docs], lock=True)
-    owner = uow.enterprises.get(gp.owner_uscc)
-    assert owner is not None
     decision = passes.evaluate(
-        gp, lane=c.lane, weighed=c.gross_wt, docs=docs, credit=owner.credit, attempt=c.attempt, policy=policy
+        gp, lane=c.lane, weighed=c.gross_wt, docs=docs, credit=_credit(uow, gp), attempt=c.attempt, policy=policy
     )
     now = uow.now()
     reasons = c.reasons + tuple(f.as_dict() for f in decision.reasons)
@@ -350,26 +357,77 @@ class Cross:
 
 
 def cross(uow: UnitOfWork, who: Principal, cmd: Cross, policy: GatePolicy) -> Crossing:
-    """Arrive, weigh and decide in one transaction: each event recorded, one decision returned."""
+    """Arrive, weigh and decide in one transaction: the same checks and events as the three steps.
+
+    This is the gate automation's hot path, so the crossing is written once, in its final state,
+    with its arrive / weigh / decide events, rather than inserted and then updated twice.
+    """
     require_role(who, Action.GATE_OPERATE)
-    if cmd.gross_wt is not None:
-        weight(cmd.gross_wt, field_name="grossWt")  # a bad reading is refused before anything is recorded
-    c = arrive(uow, who, Arrive(cmd.gate_id, cmd.lane, cmd.vehicle_no, cmd.passport_no))
-    if c.status is CrossingStatus.HELD:
-        return c
-    if cmd.gross_wt is not None:
-        c = weigh(uow, who, c.id, cmd.gross_wt)
-    return decide(uow, who, c.id, policy)
+    gid, ln, plate = gate_id(cmd.gate_id), lane(cmd.lane), vehicle_no(cmd.vehicle_no)
+    gross = weight(cmd.gross_wt, field_name="grossWt") if cmd.gross_wt is not None else None
+    number = v.text(cmd.passport_no, field="passportNo", max_len=64) if cmd.passport_no is not None else None
+    gp = _pick_pass(uow, plate, number)
+    open_crossing = uow.gate.open_crossing(gp.id) if gp is not None and gp.status is PassStatus.IN_GATE else None
+    admitted = passes.admit(gp, number, plate, ln, open_crossing)
+    now = uow.now()
+    events: list[tuple[str, str, dict[str, object]]] = [
+        ("arrive", who.subject, {"gateId": gid, "lane": ln.value, "vehicleNo": plate, "passportNo": number})
+    ]
+    base = Crossing(
+        id=0,
+        gate_id=gid,
+        lane=ln,
+        vehicle_no=plate,
+        passport_no=gp.passport_no if gp is not None else number,
+        pass_id=gp.id if gp is not None else None,
+        status=CrossingStatus.HELD,
+        attempt=gp.attempts if gp is not None else 0,
+        arrived_at=now,
+        outcome=Outcome.HOLD,
+        reasons=tuple(f.as_dict() for f in admitted),
+        decided_at=now,
+    )
+    if any(f.held for f in admitted):
+        events.append(("decide", who.subject, {"outcome": Outcome.HOLD.value}))
+        return uow.gate.record_crossing(base, events)
+    assert gp is not None
+    if gross is None and m4_two_lanes.weight_exempt(gp) is None:
+        raise BzError("BZ-WEIGHT-INVALID", field="grossWt", value="", reason="required: this vehicle's weight is compared (G1)")
+    attempt = gp.attempts + 1
+    docs = uow.gate.docs([(d.rlt_tb_typecd, d.rlt_no) for d in gp.docs], lock=True)
+    decision = passes.evaluate(gp, lane=ln, weighed=gross, docs=docs, credit=_credit(uow, gp), attempt=attempt, policy=policy)
+    if gross is not None:
+        events.append(("weigh", who.subject, {"grossWt": v.fmt_qty(gross)}))
+    events.append(("decide", who.subject, {"outcome": decision.outcome.value}))
+    passed = decision.outcome is Outcome.PASS
+    moved = replace(gp.with_status(PassStatus.PASSED if passed else PassStatus.APPROVED), attempts=attempt)
+    if not uow.gate.save_pass(moved, gp.version):
+        raise BzError("BZ-PASS-STATE", passportNo=gp.passport_no, status=gp.status.value, action_zh="过卡", action_en="used")
+    crossing = uow.gate.record_crossing(
+        replace(
+            base,
+            status=CrossingStatus.PASSED if passed else CrossingStatus.HELD,
+            attempt=attempt,
+            gross_wt=gross,
+            weighed_at=now if gross is not None else None,
+            outcome=decision.outcome,
+            reasons=base.reasons + tuple(f.as_dict() for f in decision.reasons),
+        ),
+        events,
+    )
+    if passed:
+        _deliver(uow, gp, crossing, docs)
+    return crossing
 
 
 def release(uow: UnitOfWork, who: Principal, crossing_id: int, reason: str) -> Crossing:
     """Customs lets a held vehicle through after inspecting it: only spot-check and weight holds."""
     c = _crossing(uow, who, crossing_id, Action.GATE_RELEASE)
     note = v.text(reason, field="reason", max_len=2000)
-    if c.status is not CrossingStatus.HELD or c.pass_id is None:
+    if c.status is not CrossingStatus.HELD:
         raise _order(c, "放行", "release")
     rules = sorted({str(r["rule"]) for r in c.reasons if r.get("held")})
-    if not rules or not set(rules) <= RELEASABLE:
+    if c.pass_id is None or not rules or not set(rules) <= RELEASABLE:
         raise BzError("BZ-GATE-RELEASE", id=c.id, rules=", ".join(rules))
     gp = _pass_of(uow, c)
     if gp.status is not PassStatus.APPROVED:

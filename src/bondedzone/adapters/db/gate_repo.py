@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy import and_, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bondedzone.adapters.db import tables as t
@@ -193,6 +193,81 @@ class SqlGateRepo:
         found = self._passes(t.gate_passes.c.passport_no == passport_no, lock=lock)
         return found[0] if found else None
 
+    # The gate's hot path reads a pass, its lines and its owner's credit in one statement of plain
+    # driver tuples (the bound documents are the documents its lines name: a pass never binds a
+    # document without carrying some of it).
+    _GATE_PASS_SQL = (
+        "SELECT p.id, p.passport_no, p.etps_preent_no, e.uscc, b.putrec_no, p.master_cuscd, p.passport_typecd, "
+        "p.io_typecd, p.bind_typecd, p.vehicle_no, p.vehicle_wt, p.vehicle_frame_wt, p.container_no, p.container_wt, "
+        "p.total_gross_wt, p.rmk, p.status, p.version, p.created_at, p.attempts, e.credit, "
+        "l.passport_seqno, l.dcl_qty, l.dcl_unitcd, l.gds_nm, l.rlt_tb_typecd, l.rlt_no, l.rlt_gds_seqno, l.gdecd, "
+        "l.gross_wt, l.category, l.un_no, l.hazard_class, l.cas_no, l.usage "
+        "FROM gate_passes p JOIN enterprises e ON e.id = p.enterprise_id JOIN books b ON b.id = p.book_id "
+        "LEFT JOIN gate_pass_lines l ON l.pass_id = p.id "
+        "WHERE p.passport_no = {mark} ORDER BY l.passport_seqno"
+    )
+
+    def _mark(self) -> str:
+        return "%s" if self.is_pg else "?"
+
+    def pass_for_gate(self, passport_no: str) -> GatePass | None:
+        sql = self._GATE_PASS_SQL.format(mark=self._mark())
+        if self.is_pg:
+            sql += " FOR UPDATE OF p"
+        rows = self.conn.exec_driver_sql(sql, (passport_no,)).fetchall()
+        if not rows:
+            return None
+        h = rows[0]
+        lines: list[PassLine] = []
+        docs: dict[tuple[RltTbType, str], None] = {}
+        ts = t.gate_passes.c.created_at.type.dialect_impl(self.conn.dialect).result_processor(self.conn.dialect, None)
+        for r in rows:
+            if r[21] is None:
+                continue
+            kind = RltTbType(r[25]) if r[25] else None
+            if kind is not None:
+                docs[(kind, r[26])] = None
+            lines.append(
+                PassLine(
+                    passport_seqno=int(r[21]),
+                    dcl_qty=_qty(int(r[22])),
+                    dcl_unitcd=r[23],
+                    gds_nm=r[24],
+                    rlt_tb_typecd=kind,
+                    rlt_no=r[26],
+                    rlt_gds_seqno=int(r[27]) if r[27] is not None else None,
+                    gdecd=r[28],
+                    gross_wt=_opt_qty(r[29]),
+                    category=GoodsCategory(r[30]) if r[30] else None,
+                    hazchem=Hazchem(r[31], r[32], r[33], r[34]) if r[31] else None,
+                )
+            )
+        return GatePass(
+            id=int(h[0]),
+            passport_no=h[1],
+            etps_preent_no=h[2],
+            owner_uscc=h[3],
+            areain_oriact_no=h[4],
+            master_cuscd=h[5],
+            passport_typecd=PassportType(h[6]),
+            io_typecd=v.ImpexpMark(h[7]),
+            bind_typecd=BindType(h[8]) if h[8] else None,
+            vehicle_no=h[9],
+            vehicle_wt=_qty(int(h[10])),
+            vehicle_frame_wt=_qty(int(h[11])),
+            container_no=h[12],
+            container_wt=_qty(int(h[13])),
+            total_gross_wt=_qty(int(h[14])),
+            docs=tuple(BoundDoc(k, no) for k, no in sorted(docs)),
+            lines=tuple(lines),
+            status=PassStatus(h[16]),
+            version=int(h[17]),
+            rmk=h[15],
+            created_at=ts(h[18]) if ts else h[18],
+            attempts=int(h[19]),
+            owner_credit=v.Credit(h[20]),
+        )
+
     def preent_taken(self, owner_uscc: str, etps_preent_no: str) -> bool:
         p = t.gate_passes
         q = (
@@ -207,11 +282,10 @@ class SqlGateRepo:
         return self._passes(and_(p.vehicle_no == vehicle_no, p.status.in_([PassStatus.APPROVED.value, PassStatus.IN_GATE.value])))
 
     def save_pass(self, gp: GatePass, expected_version: int) -> bool:
-        p = t.gate_passes
-        r = self.conn.execute(
-            update(p)
-            .where(p.c.id == gp.id, p.c.version == expected_version)
-            .values(status=gp.status.value, version=gp.version, attempts=gp.attempts)
+        m = self._mark()
+        r = self.conn.exec_driver_sql(
+            f"UPDATE gate_passes SET status = {m}, version = {m}, attempts = {m} WHERE id = {m} AND version = {m}",
+            (gp.status.value, gp.version, gp.attempts, gp.id, expected_version),
         )
         return bool(r.rowcount == 1)
 
@@ -237,33 +311,29 @@ class SqlGateRepo:
     def docs(self, keys: Collection[DocKey], *, lock: bool = False) -> dict[DocKey, GateDoc]:
         if not keys:
             return {}
-        d, dl = t.gate_docs, t.gate_doc_lines
-        wanted = or_(*(and_(d.c.rlt_tb_typecd == k.value, d.c.rlt_no == no) for k, no in sorted(keys)))
-        q = select(d, t.enterprises.c.uscc).join(t.enterprises, t.enterprises.c.id == d.c.enterprise_id).where(wanted)
-        heads = self.conn.execute(q.order_by(d.c.id)).all()
-        if not heads:
-            return {}
-        ids = [int(r.id) for r in heads]
-        lq = select(dl).where(dl.c.gate_doc_id.in_(ids)).order_by(dl.c.gate_doc_id, dl.c.gds_seqno)
+        m = self._mark()
+        wanted = " OR ".join([f"(d.rlt_tb_typecd = {m} AND d.rlt_no = {m})"] * len(keys))
+        params = tuple(x for k, no in sorted(keys) for x in (k.value, no))
+        sql = (
+            "SELECT d.rlt_tb_typecd, d.rlt_no, e.uscc, d.io_typecd, d.flow, d.ready, "
+            "l.gds_seqno, l.gdecd, l.gds_nm, l.dcl_unitcd, l.declared_units, l.delivered_units "
+            "FROM gate_docs d JOIN enterprises e ON e.id = d.enterprise_id "
+            f"JOIN gate_doc_lines l ON l.gate_doc_id = d.id WHERE {wanted} ORDER BY d.id, l.gds_seqno"
+        )
         if lock and self.is_pg:
             # Two gates admitting vehicles of one document take its lines in the same order.
-            lq = lq.with_for_update()
-        lines: dict[int, list[DocLine]] = {i: [] for i in ids}
-        for r in self.conn.execute(lq):
-            lines[int(r.gate_doc_id)].append(
-                DocLine(int(r.gds_seqno), r.gdecd, r.gds_nm, r.dcl_unitcd, int(r.declared_units), int(r.delivered_units))
-            )
+            sql += " FOR UPDATE OF l"
+        heads: dict[DocKey, tuple[Any, ...]] = {}
+        lines: dict[DocKey, list[DocLine]] = {}
+        for r in self.conn.exec_driver_sql(sql, params).fetchall():
+            key = (RltTbType(r[0]), r[1])
+            if key not in heads:
+                heads[key] = r
+                lines[key] = []
+            lines[key].append(DocLine(int(r[6]), r[7], r[8], r[9], int(r[10]), int(r[11])))
         return {
-            (RltTbType(r.rlt_tb_typecd), r.rlt_no): GateDoc(
-                RltTbType(r.rlt_tb_typecd),
-                r.rlt_no,
-                r.uscc,
-                v.ImpexpMark(r.io_typecd),
-                v.Flow(r.flow) if r.flow else None,
-                bool(r.ready),
-                tuple(lines[int(r.id)]),
-            )
-            for r in heads
+            key: GateDoc(key[0], key[1], h[2], v.ImpexpMark(h[3]), v.Flow(h[4]) if h[4] else None, bool(h[5]), tuple(lines[key]))
+            for key, h in heads.items()
         }
 
     def add_doc(self, doc: GateDoc) -> None:
@@ -307,19 +377,15 @@ class SqlGateRepo:
         self.conn.execute(update(d).where(d.c.rlt_tb_typecd == key[0].value, d.c.rlt_no == key[1]).values(ready=True))
 
     def deliver(self, deliveries: Sequence[Delivery]) -> None:
-        d, dl = t.gate_docs, t.gate_doc_lines
+        m = self._mark()
+        # The guard repeats the remaining check in SQL: a row that would go over is not touched.
+        sql = (
+            f"UPDATE gate_doc_lines SET delivered_units = delivered_units + {m} "
+            f"WHERE gate_doc_id = (SELECT id FROM gate_docs WHERE rlt_tb_typecd = {m} AND rlt_no = {m}) "
+            f"AND gds_seqno = {m} AND delivered_units + {m} <= declared_units"
+        )
         for x in deliveries:
-            doc_id = select(d.c.id).where(d.c.rlt_tb_typecd == x.rlt_tb_typecd.value, d.c.rlt_no == x.rlt_no).scalar_subquery()
-            # The guard repeats the remaining check in SQL: a row that would go over is not touched.
-            r = self.conn.execute(
-                update(dl)
-                .where(
-                    dl.c.gate_doc_id == doc_id,
-                    dl.c.gds_seqno == x.gds_seqno,
-                    dl.c.delivered_units + x.units <= dl.c.declared_units,
-                )
-                .values(delivered_units=dl.c.delivered_units + x.units)
-            )
+            r = self.conn.exec_driver_sql(sql, (x.units, x.rlt_tb_typecd.value, x.rlt_no, x.gds_seqno, x.units))
             if r.rowcount != 1:
                 raise RuntimeError(f"delivery over the declared quantity: {x}")
 
@@ -370,6 +436,15 @@ class SqlGateRepo:
             left_at=r.left_at,
             version=int(r.version),
         )
+
+    def record_crossing(self, crossing: Crossing, events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> Crossing:
+        stored = self.add_crossing(crossing)
+        at = crossing.decided_at or crossing.arrived_at
+        self.conn.execute(
+            insert(t.gate_events),
+            [{"crossing_id": stored.id, "kind": k, "actor": a, "detail": dict(d), "recorded_at": at} for k, a, d in events],
+        )
+        return stored
 
     def get_crossing(self, crossing_id: int, *, lock: bool = False) -> Crossing | None:
         c = t.gate_crossings

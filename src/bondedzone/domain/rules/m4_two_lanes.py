@@ -21,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from typing import NamedTuple
 
@@ -193,7 +193,8 @@ class SpotCheckPolicy:
 def draw(seed: str, passport_no: str, attempt: int) -> Decimal:
     """A uniform number in [0, 1) from SHA-256 of the seed, the pass and the attempt."""
     digest = hashlib.sha256(f"{seed}|{passport_no}|{attempt}".encode()).digest()
-    return (Decimal(int.from_bytes(digest[:8], "big")) / Decimal(2**64)).quantize(Decimal("0.000001"))
+    # Rounded down: rounding to nearest would turn the top draws into 1.000000, which a rate of 1 misses.
+    return (Decimal(int.from_bytes(digest[:8], "big")) / Decimal(2**64)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
 
 
 def spot_check(policy: SpotCheckPolicy, gp: GatePass, credit: v.Credit, attempt: int) -> Finding:

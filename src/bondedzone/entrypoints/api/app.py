@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Any
+from collections.abc import AsyncIterator
 
+import anyio.to_thread
 import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,10 +15,47 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bondedzone import __version__
 from bondedzone.bootstrap import Container
 from bondedzone.domain.errors import BzError
-from bondedzone.entrypoints.api import errors, schemas
-from bondedzone.entrypoints.api.routers import invts, ledger, registry
+from bondedzone.entrypoints.api import deps, errors, schemas
+from bondedzone.entrypoints.api.routers import gate, invts, ledger, registry
 
 log = structlog.get_logger("bondedzone.api")
+
+
+class RequestLog:
+    """One structured log line per request (method, path, status, ms), as a pure ASGI middleware.
+
+    Starlette's ``@app.middleware("http")`` (``BaseHTTPMiddleware``) runs every request through an
+    extra task and memory streams; this only watches the response start go by. A request that
+    ends in an unhandled exception is logged with status 500 (the error handler answers it).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on and log it when its answer is sent."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - start) * 1000, 2),
+            )
 
 
 class BodyLimit:
@@ -32,7 +70,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, send)
             return
@@ -61,7 +99,7 @@ class BodyLimit:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        lang = "zh" if dict(scope.get("headers") or []).get(b"accept-language", b"").startswith(b"zh") else "en"
+        lang = "zh" if (_header(scope, b"accept-language") or b"").lower().startswith(b"zh") else "en"
         body = json.dumps(errors.error_body(BzError("BZ-PAYLOAD-TOO-LARGE", limit=self.limit), lang)).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
@@ -71,9 +109,28 @@ class _TooLarge(Exception):
     pass
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower case), as the ASGI server passed it."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value)
+    return None
+
+
 def create_app(container: Container) -> FastAPI:
     """The API over ``container``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and the token lookup run in the thread pool, each holding one pooled database
+        # connection. More threads than the pool keeps connections would make the extra ones open
+        # and close a PostgreSQL connection per request (a process fork on the server), and would
+        # only contend for the GIL: requests beyond the pool wait for a thread instead.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = container.settings.pool_size
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="bondedzone",
         version=__version__,
         description=(
@@ -85,23 +142,25 @@ def create_app(container: Container) -> FastAPI:
         responses={"4XX": {"model": schemas.ErrorBody, "description": "A refusal with a stable BZ-… code"}},
     )
     app.state.container = container
+    app.state.token_cache = deps.TokenCache(container.settings.token_cache_seconds)
     errors.install(app)
+    # The gate first: its automation is the busiest caller, and routes are matched in this order.
+    app.include_router(gate.router)
     app.include_router(registry.router)
     app.include_router(invts.router)
     app.include_router(ledger.router)
 
-    @app.middleware("http")
-    async def _log(request: Any, call_next: Any) -> Any:
-        start = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - start) * 1000, 2),
-        )
-        return response
-
+    # The last added is the outermost: every request is logged, a refused oversized body too.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+    app.add_middleware(RequestLog)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The API over a container built from ``BONDEDZONE_*``: what each worker of ``serve`` runs."""
+    from bondedzone import bootstrap
+    from bondedzone.entrypoints import logs
+
+    container = bootstrap.build()
+    logs.configure(container.settings.log_level, container.settings.log_format)
+    return create_app(container)

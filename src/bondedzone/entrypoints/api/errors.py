@@ -71,9 +71,12 @@ def install(app: FastAPI) -> None:
             summary = "the body must be a JSON object sent with Content-Type: application/json"
             return error_response(BzError("BZ-JSON-MALFORMED", summary=summary), request)
         # The schema caps ``lines`` so that an oversized list is refused before its lines are
-        # checked; it is still the domain's refusal and keeps the domain's code.
+        # checked; it is still the domain's refusal and keeps the domain's code. Only an inventory
+        # list's: other bodies with ``lines`` (gate passes, summary declarations, conversions) are
+        # not inventory lists and get BZ-VALIDATION naming the field.
         for err in errs:
-            if err.get("type") == "too_long" and tuple(err.get("loc", ()))[-1:] == ("lines",):
+            loc = tuple(err.get("loc", ()))
+            if err.get("type") == "too_long" and loc == ("body", "lines") and request.url.path == "/api/v1/invts":
                 ctx = err.get("ctx", {})
                 too_many = BzError("BZ-INVT-TOO-MANY-LINES", limit=ctx.get("max_length"), count=ctx.get("actual_length"))
                 return error_response(too_many, request)

@@ -1,26 +1,29 @@
 """The ``bondedzone`` command.
 
-Serve the API, manage the database and tokens, verify the audit chain, and work with books and inventory lists through the API.
+Serve the API, manage the database and tokens, verify the audit chain, and work with books, inventory lists
+and the smart gate (``bondedzone gate …``, in ``gate.py``) through the API.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from bondedzone.config import Settings
 from bondedzone.domain.errors import BzError
+from bondedzone.entrypoints.cli._http import ApiOpt, TokenOpt, err, out
+from bondedzone.entrypoints.cli._http import call as _call
+from bondedzone.entrypoints.cli._http import json_arg as _json_arg
+from bondedzone.entrypoints.cli.gate import gate_app
 
-app = typer.Typer(help="bondedzone — customs books, inventory lists and ledger of a bonded zone.", no_args_is_help=True)
+app = typer.Typer(
+    help="bondedzone — customs books, inventory lists, ledger and smart gate of a bonded zone.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (run on the server machine).", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit chain.", no_args_is_help=True)
@@ -35,9 +38,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(invt_app, name="invt")
 app.add_typer(book_app, name="book")
 app.add_typer(ent_app, name="enterprise")
-
-out = Console()
-err = Console(stderr=True)
+app.add_typer(gate_app, name="gate")
 
 
 def _fail(e: BzError) -> None:
@@ -84,6 +85,9 @@ def demo_load(force: Annotated[bool, typer.Option(help="load even if enterprises
     out.print(f"demo zone loaded: {counts}")
 
 
+APP_FACTORY = "bondedzone.entrypoints.api.app:create_app_from_environment"
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="default BONDEDZONE_HOST")] = None,
@@ -104,9 +108,16 @@ def serve(
         counts = demo.load(c.uow)
         out.print(f"demo zone loaded: {counts}")
     h, p = host or c.settings.host, port or c.settings.port
-    out.print(f"bondedzone on http://{h}:{p}  (API docs: http://{h}:{p}/docs)")
+    workers = c.settings.workers
+    out.print(f"bondedzone on http://{h}:{p}  (API docs: http://{h}:{p}/docs)" + (f", {workers} workers" if workers > 1 else ""))
     out.print("create a token:  bondedzone token create --role customs")
-    uvicorn.run(create_app(c), host=h, port=p, log_level="warning", access_log=False)
+    # uvicorn takes uvloop and httptools when they are installed (they are dependencies).
+    options: dict[str, Any] = {"host": h, "port": p, "log_level": "warning", "access_log": False}
+    if workers > 1:
+        c.engine.dispose()  # every worker process opens its own connection pool
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(c), **options)
 
 
 @token_app.command("create")
@@ -166,37 +177,6 @@ def audit_verify() -> None:
 
 
 # ---- API client commands -------------------------------------------------------------------
-
-ApiOpt = Annotated[str, typer.Option("--api", envvar="BONDEDZONE_API", help="API base URL")]
-TokenOpt = Annotated[str, typer.Option("--token", envvar="BONDEDZONE_TOKEN", help="API token")]
-
-
-def _call(api: str, token: str, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"}
-    if key:
-        headers["Idempotency-Key"] = key
-    try:
-        r = httpx.request(method, api.rstrip("/") + path, json=body, headers=headers, timeout=60)
-    except httpx.HTTPError as e:
-        err.print(f"[red]cannot reach {api}: {e}[/]")
-        raise typer.Exit(3) from None
-    data: Any = r.json() if r.headers.get("content-type", "").startswith("application/json") else {"raw": r.text}
-    if r.status_code >= 400:
-        err.print(f"[bold red]{data.get('code', r.status_code)}[/] {data.get('messages', {}).get('zh', '')}")
-        err.print(f"{data.get('messages', {}).get('en', data)}")
-        for sub in data.get("errors", [])[1:]:
-            err.print(f"  [red]{sub['code']}[/] {sub['messages']['en']}")
-        raise typer.Exit(2)
-    return data
-
-
-def _json_arg(file: Path) -> Any:
-    text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        err.print(f"[red]BZ-JSON-MALFORMED[/] {file}: {e}")
-        raise typer.Exit(2) from None
 
 
 @ent_app.command("register")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from bondedzone.domain.chain import ChainFinding
 from bondedzone.domain.rules.m9_status_conversion import ConversionLineInput
 from bondedzone.entrypoints.api import schemas as s
-from bondedzone.entrypoints.api.deps import ContainerDep, CurrentPrincipal, IdempotencyKey
+from bondedzone.entrypoints.api.deps import ContainerDep, CurrentPrincipal, FreshPrincipal, IdempotencyKey
 from bondedzone.entrypoints.api.routers._run import run_write
 from bondedzone.services import audit, conversions, ledger_ops
 
@@ -111,6 +111,6 @@ def verify(c: ContainerDep, who: CurrentPrincipal) -> s.AuditPublic:
 
 
 @router.get("/whoami", response_model=s.WhoAmI, tags=["auth"])
-def whoami(who: CurrentPrincipal) -> s.WhoAmI:
-    """The caller as the token describes it (one indexed read: the token lookup)."""
+async def whoami(who: FreshPrincipal) -> s.WhoAmI:
+    """The caller as the token describes it (one indexed read: the token lookup, never cached)."""
     return s.WhoAmI(role=who.role.value, uscc=who.uscc, subject=who.subject)
