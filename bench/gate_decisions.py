@@ -19,7 +19,6 @@ was declared.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench import common, loadgen
-from bench.http_latency import _free_port, _serve
+from bench.http_latency import _free_port, _serve, _stop
 from bondedzone.adapters.db import tables as t
 from bondedzone.domain.passes import PassInput
 from bondedzone.domain.rules.m6_consolidation import DocInput, DocLineInput
@@ -143,12 +142,7 @@ def run(*, per_client: int, clients: int = CLIENTS) -> dict[str, Any]:
                         res = phase(port, part)
                         (bare_parts if isinstance(part, int) else ours_parts).append(res)
                 finally:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    _stop(proc)
             ours_res, bare_res = loadgen.Result.merge(ours_parts), loadgen.Result.merge(bare_parts)
             failed = sum(s != 200 for s in ours_res.statuses) + sum(s != 200 for s in bare_res.statuses)
             expected = {v["passportNo"]: v["expect"] for v in warm_plan + plan}

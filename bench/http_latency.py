@@ -74,6 +74,16 @@ def _serve(url: str, port: int, log: Path, env: dict[str, str] | None = None) ->
     raise RuntimeError("bondedzone serve did not answer within 60 s")
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server started by :func:`_serve`: politely, then for good after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _phase(port: int, token: str, jobs: list[list[int]] | int, approve: bool, clients: int) -> loadgen.Result:
     """One phase: ``clients`` keep-alive connections from the load generator's own process."""
     whoami = loadgen.Request("GET", "/api/v1/whoami")
@@ -141,12 +151,7 @@ def run(*, per_client: int, clients: int = CLIENTS) -> dict[str, Any]:
                         res = _phase(port, token, part, approve, clients)
                         (ours_parts if approve else bare_parts).append(res)
                 finally:
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    _stop(proc)
             ours_res, bare_res = loadgen.Result.merge(ours_parts), loadgen.Result.merge(bare_parts)
             failed = sum(s != 200 for s in ours_res.statuses) + sum(s != 200 for s in bare_res.statuses)
             with c.engine.connect() as conn:

@@ -210,6 +210,43 @@ def _pick_pass(uow: UnitOfWork, plate: str, passport_no: str | None) -> GatePass
     return uow.gate.pass_for_gate(chosen.passport_no)
 
 
+Event = tuple[str, str, dict[str, object]]
+
+
+def _arrival(uow: UnitOfWork, who: Principal, cmd: Arrive) -> tuple[GatePass | None, Crossing, list[Event]]:
+    """The arrival's checks (``passes.admit``): the pass (None when held), the crossing and its events so far.
+
+    A hold is recorded here, with its reasons. Otherwise the crossing comes back unwritten, shaped as
+    a hold with the admission findings, for the caller to turn into what it becomes.
+    """
+    gid, ln, plate = gate_id(cmd.gate_id), lane(cmd.lane), vehicle_no(cmd.vehicle_no)
+    number = v.text(cmd.passport_no, field="passportNo", max_len=64) if cmd.passport_no is not None else None
+    gp = _pick_pass(uow, plate, number)
+    open_crossing = uow.gate.open_crossing(gp.id) if gp is not None and gp.status is PassStatus.IN_GATE else None
+    admitted = passes.admit(gp, number, plate, ln, open_crossing)
+    now = uow.now()
+    held = Crossing(
+        id=0,
+        gate_id=gid,
+        lane=ln,
+        vehicle_no=plate,
+        passport_no=gp.passport_no if gp is not None else number,
+        pass_id=gp.id if gp is not None else None,
+        status=CrossingStatus.HELD,
+        attempt=gp.attempts if gp is not None else 0,
+        arrived_at=now,
+        outcome=Outcome.HOLD,
+        reasons=tuple(f.as_dict() for f in admitted),
+        decided_at=now,
+    )
+    events: list[Event] = [("arrive", who.subject, {"gateId": gid, "lane": ln.value, "vehicleNo": plate, "passportNo": number})]
+    if any(f.held for f in admitted):
+        events.append(("decide", who.subject, {"outcome": Outcome.HOLD.value}))
+        return None, uow.gate.record_crossing(held, events), events
+    assert gp is not None
+    return gp, held, events
+
+
 def arrive(uow: UnitOfWork, who: Principal, cmd: Arrive) -> Crossing:
     """Record the arrival; hold at once a vehicle without a valid pass for its plate or in the wrong lane.
 
@@ -217,41 +254,15 @@ def arrive(uow: UnitOfWork, who: Principal, cmd: Arrive) -> Crossing:
     gate, a cancelled pass, the wrong lane. The hold carries the reason; nothing else changes.
     """
     require_role(who, Action.GATE_OPERATE)
-    gid, ln, plate = gate_id(cmd.gate_id), lane(cmd.lane), vehicle_no(cmd.vehicle_no)
-    number = v.text(cmd.passport_no, field="passportNo", max_len=64) if cmd.passport_no is not None else None
-    gp = _pick_pass(uow, plate, number)
-    open_crossing = uow.gate.open_crossing(gp.id) if gp is not None and gp.status is PassStatus.IN_GATE else None
-    findings = passes.admit(gp, number, plate, ln, open_crossing)
-    held = any(f.held for f in findings)
-    now = uow.now()
-    attempt = (gp.attempts + (0 if held else 1)) if gp is not None else 0
-    crossing = uow.gate.add_crossing(
-        Crossing(
-            id=0,
-            gate_id=gid,
-            lane=ln,
-            vehicle_no=plate,
-            passport_no=gp.passport_no if gp is not None else number,
-            pass_id=gp.id if gp is not None else None,
-            status=CrossingStatus.HELD if held else CrossingStatus.ARRIVED,
-            attempt=attempt,
-            arrived_at=now,
-            outcome=Outcome.HOLD if held else None,
-            reasons=tuple(f.as_dict() for f in findings),
-            decided_at=now if held else None,
-        )
-    )
-    uow.gate.add_event(
-        crossing.id, "arrive", who.subject, {"gateId": gid, "lane": ln.value, "vehicleNo": plate, "passportNo": number}, now
-    )
-    if held:
-        uow.gate.add_event(crossing.id, "decide", who.subject, {"outcome": Outcome.HOLD.value}, now)
+    gp, crossing, events = _arrival(uow, who, cmd)
+    if gp is None:  # held: already recorded
         return crossing
-    assert gp is not None
+    attempt = gp.attempts + 1
     moved = replace(gp.with_status(PassStatus.IN_GATE), attempts=attempt)
     if not uow.gate.save_pass(moved, gp.version):
         raise BzError("BZ-PASS-STATE", passportNo=gp.passport_no, status=gp.status.value, action_zh="过卡", action_en="used")
-    return crossing
+    arrived = replace(crossing, status=CrossingStatus.ARRIVED, attempt=attempt, outcome=None, decided_at=None)
+    return uow.gate.record_crossing(arrived, events)
 
 
 def _crossing(uow: UnitOfWork, who: Principal, crossing_id: int, action: Action = Action.GATE_OPERATE) -> Crossing:
@@ -363,39 +374,17 @@ def cross(uow: UnitOfWork, who: Principal, cmd: Cross, policy: GatePolicy) -> Cr
     with its arrive / weigh / decide events, rather than inserted and then updated twice.
     """
     require_role(who, Action.GATE_OPERATE)
-    gid, ln, plate = gate_id(cmd.gate_id), lane(cmd.lane), vehicle_no(cmd.vehicle_no)
     gross = weight(cmd.gross_wt, field_name="grossWt") if cmd.gross_wt is not None else None
-    number = v.text(cmd.passport_no, field="passportNo", max_len=64) if cmd.passport_no is not None else None
-    gp = _pick_pass(uow, plate, number)
-    open_crossing = uow.gate.open_crossing(gp.id) if gp is not None and gp.status is PassStatus.IN_GATE else None
-    admitted = passes.admit(gp, number, plate, ln, open_crossing)
-    now = uow.now()
-    events: list[tuple[str, str, dict[str, object]]] = [
-        ("arrive", who.subject, {"gateId": gid, "lane": ln.value, "vehicleNo": plate, "passportNo": number})
-    ]
-    base = Crossing(
-        id=0,
-        gate_id=gid,
-        lane=ln,
-        vehicle_no=plate,
-        passport_no=gp.passport_no if gp is not None else number,
-        pass_id=gp.id if gp is not None else None,
-        status=CrossingStatus.HELD,
-        attempt=gp.attempts if gp is not None else 0,
-        arrived_at=now,
-        outcome=Outcome.HOLD,
-        reasons=tuple(f.as_dict() for f in admitted),
-        decided_at=now,
-    )
-    if any(f.held for f in admitted):
-        events.append(("decide", who.subject, {"outcome": Outcome.HOLD.value}))
-        return uow.gate.record_crossing(base, events)
-    assert gp is not None
+    gp, base, events = _arrival(uow, who, Arrive(cmd.gate_id, cmd.lane, cmd.vehicle_no, cmd.passport_no))
+    if gp is None:  # held at arrival: already recorded
+        return base
     if gross is None and m4_two_lanes.weight_exempt(gp) is None:
         raise BzError("BZ-WEIGHT-INVALID", field="grossWt", value="", reason="required: this vehicle's weight is compared (G1)")
     attempt = gp.attempts + 1
     docs = uow.gate.docs([(d.rlt_tb_typecd, d.rlt_no) for d in gp.docs], lock=True)
-    decision = passes.evaluate(gp, lane=ln, weighed=gross, docs=docs, credit=_credit(uow, gp), attempt=attempt, policy=policy)
+    decision = passes.evaluate(
+        gp, lane=base.lane, weighed=gross, docs=docs, credit=_credit(uow, gp), attempt=attempt, policy=policy
+    )
     if gross is not None:
         events.append(("weigh", who.subject, {"grossWt": v.fmt_qty(gross)}))
     events.append(("decide", who.subject, {"outcome": decision.outcome.value}))
@@ -409,7 +398,7 @@ def cross(uow: UnitOfWork, who: Principal, cmd: Cross, policy: GatePolicy) -> Cr
             status=CrossingStatus.PASSED if passed else CrossingStatus.HELD,
             attempt=attempt,
             gross_wt=gross,
-            weighed_at=now if gross is not None else None,
+            weighed_at=base.arrived_at if gross is not None else None,
             outcome=decision.outcome,
             reasons=base.reasons + tuple(f.as_dict() for f in decision.reasons),
         ),
