@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.profile_http                          # GET /api/v1/whoami on PostgreSQL
     .venv/bin/python -m bench.profile_http --what approve -n 300    # POST …/approve of 10-line lists
+    .venv/bin/python -m bench.profile_http --what gate -n 300       # POST /api/v1/gate/cross
     .venv/bin/python -m bench.profile_http --engine sqlite --sort ttot --limit 60
 
 No HTTP server and no client: requests go straight into the app (its middleware, routing,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import time
@@ -26,7 +28,7 @@ from typing import Any
 import structlog
 import yappi
 
-from bench import common
+from bench import common, gate_decisions
 from bondedzone.entrypoints import logs
 from bondedzone.entrypoints.api.app import create_app
 from bondedzone.services import tokens
@@ -34,12 +36,17 @@ from bondedzone.services import tokens
 Call = Callable[[int], Coroutine[Any, Any, int]]
 
 
-def _asgi_caller(app: Any, token: str, method: str, path_of: Callable[[int], str]) -> Call:
+def _asgi_caller(
+    app: Any, token: str, method: str, path_of: Callable[[int], str], body_of: Callable[[int], bytes] | None = None
+) -> Call:
     async def call(n: int) -> int:
         path = path_of(n)
+        body = body_of(n) if body_of else b""
         headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
         if method == "POST":
             headers.append((b"idempotency-key", uuid.uuid4().hex.encode()))
+        if body:
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -54,7 +61,7 @@ def _asgi_caller(app: Any, token: str, method: str, path_of: Callable[[int], str
             "client": ("127.0.0.1", 40000),
             "server": ("127.0.0.1", 8000),
         }
-        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
         status = 0
 
         async def receive() -> dict[str, Any]:
@@ -97,7 +104,7 @@ async def _drive(app: Any, call: Call, n: int, offset: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.profile_http", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql")
-    ap.add_argument("--what", choices=["whoami", "approve"], default="whoami")
+    ap.add_argument("--what", choices=["whoami", "approve", "gate"], default="whoami")
     ap.add_argument("-n", "--requests", type=int, default=500, help="requests timed, then as many profiled")
     ap.add_argument("--sort", choices=["tsub", "ttot", "ncall"], default="tsub", help="own time, with callees, or calls")
     ap.add_argument("--limit", type=int, default=40)
@@ -113,13 +120,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             (book,) = common.setup_zone(c, [200])
             with c.uow() as uow:
-                token = tokens.create_token(uow, "customs", None, "profile")
+                token = tokens.create_token(uow, "gate" if args.what == "gate" else "customs", None, "profile")
                 uow.commit()
             app = create_app(c)
             if args.what == "approve":
                 specs = [common.spread_spec(10, 200, offset=k * 7) for k in range(2 * n + 20)]
                 ids = common.declare_lists(c, book, specs, prefix="P", per_tx=100)
                 call = _asgi_caller(app, token, "POST", lambda i: f"/api/v1/invts/{ids[i]}/approve")
+            elif args.what == "gate":
+                plan = gate_decisions._setup(c, book, 2 * n + 20)
+
+                def cross(i: int) -> bytes:
+                    v = plan[i]
+                    msg = {"gateId": "G01", "lane": "declared", "vehicleNo": v["vehicleNo"]}
+                    return json.dumps(msg | {"passportNo": v["passportNo"], "grossWt": v["grossWt"]}).encode()
+
+                call = _asgi_caller(app, token, "POST", lambda _i: "/api/v1/gate/cross", cross)
             else:
                 call = _asgi_caller(app, token, "GET", lambda _i: "/api/v1/whoami")
             asyncio.run(_drive(app, call, n, 0))

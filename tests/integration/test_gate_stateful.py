@@ -998,19 +998,14 @@ def _leave_delivers_again(mp: pytest.MonkeyPatch) -> None:
 
 def _retry_applies_again(mp: pytest.MonkeyPatch) -> None:
     """A keyed retry runs the event again instead of returning the stored answer."""
+    real_claim = sql_uow.SqlIdempotencyRepo.claim
 
-    def prior(uow: UnitOfWork, scope: str, key: str, request_fingerprint: str) -> None:
-        uow.idempotency.lock(scope, key)
-
-    real_put = sql_uow.SqlIdempotencyRepo.put
-
-    def put(self: sql_uow.SqlIdempotencyRepo, scope: str, key: str, response: Any, created_at: Any) -> None:
+    def claim(self: sql_uow.SqlIdempotencyRepo, scope: str, key: str, response: Any, created_at: Any) -> bool:
         c = t.idempotency_keys.c
         self.conn.execute(delete(t.idempotency_keys).where(c.scope == scope, c.key == key))
-        real_put(self, scope, key, response, created_at)
+        return real_claim(self, scope, key, response, created_at)
 
-    mp.setattr(idempotency, "_prior", prior)
-    mp.setattr(sql_uow.SqlIdempotencyRepo, "put", put)
+    mp.setattr(sql_uow.SqlIdempotencyRepo, "claim", claim)
 
 
 MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {

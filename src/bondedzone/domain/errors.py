@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-Kind = Literal["malformed", "invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "internal"]
+Kind = Literal[
+    "malformed", "invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "internal", "unavailable"
+]
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "Crossing {id} is held by {rules}, which an officer cannot release",
     ),
     "BZ-INTERNAL": ErrorSpec("internal", "内部错误，已记录（{ref}）", "Internal error, logged as {ref}"),
+    "BZ-DB-UNAVAILABLE": ErrorSpec(
+        "unavailable",
+        "数据库连接中断，本次请求未生效，请稍后用同一 Idempotency-Key 重试（{ref}）",
+        "The database connection was lost and this request took no effect; retry shortly with the same Idempotency-Key ({ref})",
+    ),
 }
 
 

@@ -2,7 +2,11 @@
 
 The answer is stored in the same transaction as the effect, so after a crash either both are
 there (the retry gets the stored answer) or neither is (the retry executes for the first time).
-Requests with the same key from the same caller are serialised by :meth:`IdempotencyRepo.lock`.
+The first answer is claimed optimistically: the work runs, and the answer is inserted under the
+key at the end of the same transaction, unless the key already has one (:meth:`IdempotencyRepo.claim`
+waits for a concurrent transaction holding the same key and then reports it taken). A retry
+therefore runs the work once more, sees the key taken, rolls back and returns the stored answer:
+one statement on the common path (a first request) instead of a lock and a read before the work.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ def execute(
     """Run ``work`` in one write transaction and return its rendered answer.
 
     Without a key this is simply a transaction. With a key, the first answer is stored with the
-    effect; a later request with the same key and the same fingerprint gets that answer back, and
-    one with a different fingerprint is refused with ``BZ-IDEMPOTENCY-MISMATCH``.
+    effect; a later request with the same key and the same fingerprint gets that answer back (even
+    if running it again now would be refused), and one with a different fingerprint is refused with
+    ``BZ-IDEMPOTENCY-MISMATCH``.
 
     A refusal that depends on the state of the ledger (kind ``conflict``: an overdraw, a list no
     longer in the right state) is a first answer too: its effect is rolled back and, if
@@ -54,28 +59,38 @@ def execute(
     caller may fix it and retry under the same key.
     """
     with uow_factory(write=True) as uow:
-        if key is not None:
-            prior = _prior(uow, scope, key, request_fingerprint)
-            if prior is not None:
-                return prior
         try:
             result = work(uow)
         except BzError as refusal:
             uow.rollback()
-            if key is None or render_error is None or refusal.kind != "conflict":
+            if key is None:
+                raise
+            if (prior := _stored(uow_factory, scope, key, request_fingerprint)) is not None:
+                return prior  # a retry: the first answer stands, whatever the ledger says now
+            if render_error is None or refusal.kind != "conflict":
                 raise
             return _store_refusal(uow_factory, scope, key, request_fingerprint, render_error(refusal))
         status, body = render(result)
-        if key is not None:
-            uow.idempotency.put(scope, key, StoredResponse(request_fingerprint, status, body), uow.now())
-        uow.commit()
-        return status, body
+        if key is not None and not uow.idempotency.claim(
+            scope, key, StoredResponse(request_fingerprint, status, body), uow.now()
+        ):
+            # The key already has an answer (a retry, or a twin that committed first): this
+            # execution's effect is rolled back and the stored answer returned.
+            uow.rollback()
+        else:
+            uow.commit()
+            return status, body
+    assert key is not None
+    prior = _stored(uow_factory, scope, key, request_fingerprint)
+    if prior is None:  # pragma: no cover - a stored answer is never deleted
+        raise RuntimeError(f"idempotency key {key!r} claimed but not readable")
+    return prior
 
 
-def _prior(uow: UnitOfWork, scope: str, key: str, request_fingerprint: str) -> tuple[int, Any] | None:
-    """Take the key's lock and return its stored answer, if any."""
-    uow.idempotency.lock(scope, key)
-    prior = uow.idempotency.get(scope, key)
+def _stored(uow_factory: UnitOfWorkFactory, scope: str, key: str, request_fingerprint: str) -> tuple[int, Any] | None:
+    """The key's stored answer, read after any transaction that stored it has committed."""
+    with uow_factory(write=False) as uow:
+        prior = uow.idempotency.get(scope, key)
     if prior is None:
         return None
     if prior.fingerprint != request_fingerprint:
@@ -88,9 +103,10 @@ def _store_refusal(
 ) -> tuple[int, Any]:
     """Store a refusal as the key's answer, unless a concurrent request stored one first."""
     with uow_factory(write=True) as uow:
-        prior = _prior(uow, scope, key, request_fingerprint)
-        if prior is not None:
-            return prior
-        uow.idempotency.put(scope, key, StoredResponse(request_fingerprint, answer[0], answer[1]), uow.now())
-        uow.commit()
-        return answer
+        if uow.idempotency.claim(scope, key, StoredResponse(request_fingerprint, answer[0], answer[1]), uow.now()):
+            uow.commit()
+            return answer
+    prior = _stored(uow_factory, scope, key, request_fingerprint)
+    if prior is None:  # pragma: no cover - a stored answer is never deleted
+        raise RuntimeError(f"idempotency key {key!r} claimed but not readable")
+    return prior

@@ -43,4 +43,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    # No ``pool_pre_ping``: it costs a round trip on every checkout. A connection that died with a
+    # database restart fails its next statement instead; SQLAlchemy then invalidates the whole
+    # pool, and the API answers that request 503 BZ-DB-UNAVAILABLE (nothing was committed).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)

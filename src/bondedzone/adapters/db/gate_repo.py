@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -210,11 +211,26 @@ class SqlGateRepo:
     def _mark(self) -> str:
         return "%s" if self.is_pg else "?"
 
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Rows of a hot-path query straight from the driver's cursor, in this transaction.
+
+        The same connection and transaction as every other statement of the unit of work, without
+        SQLAlchemy's per-execution result metadata (wide rows, every vehicle). A driver error here
+        ends the unit of work, whose rollback goes through SQLAlchemy: a lost connection is still
+        recognised there and the pool invalidated (``tests/e2e/test_api_db_restart.py``).
+        """
+        cur = self.conn.connection.dbapi_connection.cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
     def pass_for_gate(self, passport_no: str) -> GatePass | None:
         sql = self._GATE_PASS_SQL.format(mark=self._mark())
         if self.is_pg:
             sql += " FOR UPDATE OF p"
-        rows = self.conn.exec_driver_sql(sql, (passport_no,)).fetchall()
+        rows = self._fetch(sql, (passport_no,))
         if not rows:
             return None
         h = rows[0]
@@ -325,7 +341,7 @@ class SqlGateRepo:
             sql += " FOR UPDATE OF l"
         heads: dict[DocKey, tuple[Any, ...]] = {}
         lines: dict[DocKey, list[DocLine]] = {}
-        for r in self.conn.exec_driver_sql(sql, params).fetchall():
+        for r in self._fetch(sql, params):
             key = (RltTbType(r[0]), r[1])
             if key not in heads:
                 heads[key] = r
@@ -377,8 +393,22 @@ class SqlGateRepo:
         self.conn.execute(update(d).where(d.c.rlt_tb_typecd == key[0].value, d.c.rlt_no == key[1]).values(ready=True))
 
     def deliver(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
         m = self._mark()
         # The guard repeats the remaining check in SQL: a row that would go over is not touched.
+        if self.is_pg:  # one statement for all the vehicle's lines (deliveries are one per line)
+            rows = ", ".join([f"({m}::text, {m}::text, {m}::int, {m}::bigint)"] * len(deliveries))
+            sql = (
+                "UPDATE gate_doc_lines l SET delivered_units = l.delivered_units + x.units "
+                f"FROM (VALUES {rows}) AS x(kind, no, seqno, units), gate_docs d "
+                "WHERE d.rlt_tb_typecd = x.kind AND d.rlt_no = x.no AND l.gate_doc_id = d.id "
+                "AND l.gds_seqno = x.seqno AND l.delivered_units + x.units <= l.declared_units"
+            )
+            params = tuple(p for x in deliveries for p in (x.rlt_tb_typecd.value, x.rlt_no, x.gds_seqno, x.units))
+            if self.conn.exec_driver_sql(sql, params).rowcount != len(deliveries):
+                raise RuntimeError(f"delivery over the declared quantity: {list(deliveries)}")
+            return
         sql = (
             f"UPDATE gate_doc_lines SET delivered_units = delivered_units + {m} "
             f"WHERE gate_doc_id = (SELECT id FROM gate_docs WHERE rlt_tb_typecd = {m} AND rlt_no = {m}) "
@@ -390,11 +420,6 @@ class SqlGateRepo:
                 raise RuntimeError(f"delivery over the declared quantity: {x}")
 
     # -- crossings and events (G1) -------------------------------------------------------------
-
-    def add_crossing(self, crossing: Crossing) -> Crossing:
-        c = t.gate_crossings
-        new_id = self.conn.execute(insert(c).values(**self._crossing_row(crossing)).returning(c.c.id)).scalar_one()
-        return Crossing(**{**crossing.__dict__, "id": int(new_id)})
 
     @staticmethod
     def _crossing_row(x: Crossing) -> dict[str, Any]:
@@ -438,13 +463,34 @@ class SqlGateRepo:
         )
 
     def record_crossing(self, crossing: Crossing, events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> Crossing:
-        stored = self.add_crossing(crossing)
-        at = crossing.decided_at or crossing.arrived_at
-        self.conn.execute(
-            insert(t.gate_events),
-            [{"crossing_id": stored.id, "kind": k, "actor": a, "detail": dict(d), "recorded_at": at} for k, a, d in events],
-        )
-        return stored
+        # Driver SQL: this is the gate's hot path, run for every vehicle.
+        m = self._mark()
+        c, e = t.gate_crossings.c, t.gate_events.c
+        row = self._crossing_row(crossing)
+        cols, d = ", ".join(row), self.conn.dialect
+        params = tuple(t.bound(d, getattr(c, name), value) for name, value in row.items())
+        at = t.bound(d, e.recorded_at, crossing.decided_at or crossing.arrived_at)
+        values = ", ".join([m] * len(params))
+        evs = [(k, a, t.bound(d, e.detail, dict(x))) for k, a, x in events]
+        if self.is_pg and evs:  # the crossing and its events in one statement
+            rows = ", ".join([f"({m}::int, {m}::text, {m}::text, {m}::json)"] * len(evs))
+            sql = (
+                f"WITH c AS (INSERT INTO gate_crossings ({cols}) VALUES ({values}) RETURNING id) "
+                "INSERT INTO gate_events (crossing_id, kind, actor, detail, recorded_at) "
+                f"SELECT c.id, x.kind, x.actor, x.detail, {m} FROM c, (VALUES {rows}) AS x(ord, kind, actor, detail) "
+                "ORDER BY x.ord RETURNING crossing_id"
+            )
+            ev_params = tuple(p for i, (k, a, d) in enumerate(evs) for p in (i, k, a, d))
+            new_id = self.conn.exec_driver_sql(sql, (*params, at, *ev_params)).first()[0]
+        else:
+            r = self.conn.exec_driver_sql(f"INSERT INTO gate_crossings ({cols}) VALUES ({values}) RETURNING id", params)
+            new_id = r.first()[0]
+            if evs:
+                self.conn.exec_driver_sql(
+                    f"INSERT INTO gate_events (crossing_id, kind, actor, detail, recorded_at) VALUES ({m}, {m}, {m}, {m}, {m})",
+                    [(new_id, k, a, d, at) for k, a, d in evs],
+                )
+        return replace(crossing, id=int(new_id))
 
     def get_crossing(self, crossing_id: int, *, lock: bool = False) -> Crossing | None:
         c = t.gate_crossings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -31,6 +33,13 @@ metadata = MetaData(
 # BIGINT keys on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY is the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 TS = DateTime(timezone=True)
+
+
+def bound(dialect: Any, column: Any, value: Any) -> Any:
+    """``value`` as ``column``'s type binds it (JSON, SQLite's text timestamps), for driver SQL."""
+    proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return proc(value) if proc else value
+
 
 enterprises = Table(
     "enterprises",

@@ -10,7 +10,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from bondedzone.adapters.db import tables as t
 from bondedzone.adapters.db.gate_repo import SqlGateRepo
@@ -627,27 +627,25 @@ class SqlTokenRepo(_Repo):
 
 
 class SqlIdempotencyRepo(_Repo):
-    def lock(self, scope: str, key: str) -> None:
-        # SQLite writers already hold the database write lock (BEGIN IMMEDIATE).
-        if self.is_pg:
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": scope + "\x1f" + key})
-
     def get(self, scope: str, key: str) -> StoredResponse | None:
         c = t.idempotency_keys.c
         r = self.conn.execute(select(t.idempotency_keys).where(c.scope == scope, c.key == key)).first()
         return StoredResponse(r.fingerprint, int(r.status), r.body) if r else None
 
-    def put(self, scope: str, key: str, response: StoredResponse, created_at: datetime) -> None:
-        self.conn.execute(
-            t.idempotency_keys.insert().values(
-                scope=scope,
-                key=key,
-                fingerprint=response.fingerprint,
-                status=response.status,
-                body=response.body,
-                created_at=created_at,
-            )
+    def claim(self, scope: str, key: str, response: StoredResponse, created_at: datetime) -> bool:
+        # Plain driver SQL: this runs once per keyed request. On a conflict with a transaction
+        # still in flight, both engines wait for it (PostgreSQL on the unique index, SQLite on the
+        # write lock every writer holds), so "taken" always means "taken by a committed answer".
+        m = "%s" if self.is_pg else "?"
+        c = t.idempotency_keys.c
+        d = self.conn.dialect
+        body, created = t.bound(d, c.body, response.body), t.bound(d, c.created_at, created_at)
+        r = self.conn.exec_driver_sql(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, created_at) "
+            f"VALUES ({m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (scope, key) DO NOTHING",
+            (scope, key, response.fingerprint, response.status, body, created),
         )
+        return bool(r.rowcount == 1)
 
 
 class SqlUnitOfWork:

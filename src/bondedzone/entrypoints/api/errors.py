@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bondedzone.domain.errors import BzError, ErrorGroup, Kind
@@ -22,6 +23,7 @@ STATUS: dict[Kind, int] = {
     "conflict": 409,
     "too_large": 413,
     "internal": 500,
+    "unavailable": 503,
 }
 
 log = structlog.get_logger("bondedzone.api")
@@ -103,6 +105,19 @@ def install(app: FastAPI) -> None:
         e = BzError("BZ-VALIDATION", summary=str(exc.detail))
         resp = error_response(e, request)
         resp.status_code = exc.status_code
+        return resp
+
+    @app.exception_handler(DBAPIError)
+    async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Connections are not pinged before use (one round trip less per request): when the
+        # database restarts, the requests on stale connections end here, their transactions never
+        # committed, and the pool reconnects for the next ones.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            return await _crash(request, exc)
+        ref = uuid.uuid4().hex[:12]
+        log.warning("database unavailable", ref=ref, path=request.url.path, error=str(exc.orig))
+        resp = error_response(BzError("BZ-DB-UNAVAILABLE", ref=ref), request)
+        resp.headers["Retry-After"] = "1"
         return resp
 
     @app.exception_handler(Exception)

@@ -84,6 +84,15 @@ def _pass_input(body: g.PassCreate) -> PassInput:
     )
 
 
+# First: routes are matched in order, and this is the one the gate's automation calls for
+# every vehicle.
+@router.post("/gate/cross", response_model=g.CrossingPublic, tags=["gate"])
+def cross(body: g.CrossIn, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey) -> JSONResponse:
+    """The gate's automation in one message: arrival, weight and the decision (each event recorded)."""
+    cmd = gate.Cross(body.gate_id, body.lane, body.vehicle_no, body.passport_no, wt_in(body.gross_wt))
+    return _crossing_write(request, c, who, key, body, lambda uow: gate.cross(uow, who, cmd, c.gate_policy))
+
+
 @router.post("/passports", status_code=201, response_model=g.PassPublic, tags=["gate passes"])
 def create_pass(
     body: g.PassCreate, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey
@@ -209,13 +218,6 @@ def release(
         lambda uow: gate.release(uow, who, crossing_id, reason),
         lambda x: g.CrossingPublic.of(x, lang),
     )
-
-
-@router.post("/gate/cross", response_model=g.CrossingPublic, tags=["gate"])
-def cross(body: g.CrossIn, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey) -> JSONResponse:
-    """The gate's automation in one message: arrival, weight and the decision (each event recorded)."""
-    cmd = gate.Cross(body.gate_id, body.lane, body.vehicle_no, body.passport_no, wt_in(body.gross_wt))
-    return _crossing_write(request, c, who, key, body, lambda uow: gate.cross(uow, who, cmd, c.gate_policy))
 
 
 @router.get("/gate/crossings/{crossing_id}", response_model=g.CrossingPublic, tags=["gate"])
