@@ -1,0 +1,465 @@
+"""W2 自动比对印证 (measure 三 and 二十二): WMS data against the ledger and the declarations.
+
+The comparison is written once, as SQL over six relations, and run unchanged by every engine
+(DuckDB embedded by default, Apache Spark when one machine is not enough — W4): an engine only
+loads the relations and executes the :data:`STEPS` in order, each step's result becoming a
+relation the next steps can read. Only a shared subset of SQL is used (CTEs, joins, ``CASE``,
+``COALESCE``, ``SUM``/``COUNT``/``MIN``/``MAX``, ``UNION ALL``; ``STRING`` and ``BIGINT`` types),
+so that the two engines cannot drift apart: the test ``test_w4_engines_agree`` runs both on the
+same data and requires identical findings.
+
+Input relations (times ``ts`` are microseconds since the epoch, quantities integer 10⁻⁵ units):
+
+* ``items(book, mtno, unit)`` — the book items (备案料号 ``gdsMtno`` and its ``dclUnitcd``).
+* ``decls(book, doc_no, line, kind, mtno, status, from_status, qty, unit, ts)`` — approved
+  declaration lines: ``kind`` ``I`` (核注清单 进区, adds), ``E`` (出区, removes) or ``C`` (an M9
+  status conversion from ``from_status`` to ``status``); ``ts`` is the approval time.
+* ``postings(book, mtno, status, qty, ts)`` — the ledger's signed postings.
+* ``movements(book, ref, kind, mtno, status, from_status, qty, unit, ts, doc_no, doc_line)`` —
+  WMS stock movements: ``receipt``, ``issue``, ``transfer``, ``status_change`` (from
+  ``from_status`` to ``status``) and ``adjustment`` (signed ``qty``); ``doc_no``/``doc_line`` is
+  the declaration line the WMS recorded with it (``rltNo``/``rltGdsSeqno``), if any.
+* ``stock(book, taken_at, mtno, status, unit, qty)`` — WMS stocktake snapshot lines.
+
+The classes of discrepancy (:class:`Cls`) and how each is found:
+
+* ``movement_without_declaration`` — a receipt, issue or status change that matches no approved
+  declaration line (none referenced, or the referenced one is of another book, item or direction),
+  older than the tolerance at the end of the period. Younger, it is a ``timing_lag``.
+* ``declaration_without_movement`` — an approved line that no movement matches, older than the
+  tolerance (younger: ``timing_lag``).
+* ``quantity_mismatch`` — the movements matching a line add up to another quantity (a shortfall
+  younger than the tolerance is a ``timing_lag``: the rest may still be on its way); or, for
+  stock, an unexplained difference (below).
+* ``unit_mismatch`` — a matching movement (or a stocktake line) in another unit than declared.
+* ``status_mismatch`` — a matching movement in another stock status (bonded / non-bonded) than
+  declared; or, for stock, differences between statuses of one item that cancel out.
+* ``unknown_item`` — a movement or stocktake line whose item is not in the book.
+* ``timing_lag`` — not an error: one side has not caught up yet, within the tolerance.
+
+Stock (per book, item and status, at the book's latest stocktake in the period): WMS stock ``s``
+minus ledger ``l`` should equal what the flows already explain, WMS movements ``w`` minus
+declarations ``d`` (every flow finding above accounts for its share). The residual
+``s − l − (w − d)`` is what nothing explains — losses, miscounts, the WMS's own adjustments
+(``adjustment`` movements are deliberately not counted in ``w``, so they surface here, as
+盘盈/盘亏 to be explained at write-off, M19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+RULE = "W2-COMPARE"
+
+
+class Cls(StrEnum):
+    """The class of a discrepancy."""
+
+    MOVEMENT_WITHOUT_DECLARATION = "movement_without_declaration"
+    DECLARATION_WITHOUT_MOVEMENT = "declaration_without_movement"
+    QUANTITY_MISMATCH = "quantity_mismatch"
+    UNIT_MISMATCH = "unit_mismatch"
+    STATUS_MISMATCH = "status_mismatch"
+    UNKNOWN_ITEM = "unknown_item"
+    TIMING_LAG = "timing_lag"
+
+
+class Scope(StrEnum):
+    """What a finding is about, and so what identifies it."""
+
+    MOVEMENT = "movement"  # ref = the WMS movement's reference
+    DECLARATION = "declaration"  # ref = the document number, line = its line
+    STOCK = "stock"  # mtno (+ status, except for a status mismatch of the whole item)
+    ITEM = "item"  # mtno: an item the book does not have
+
+
+ERRORS = frozenset(Cls) - {Cls.TIMING_LAG}
+
+LABELS: dict[Cls, tuple[str, str]] = {
+    Cls.MOVEMENT_WITHOUT_DECLARATION: ("有实物流转无申报", "movement without declaration"),
+    Cls.DECLARATION_WITHOUT_MOVEMENT: ("有申报无实物流转", "declaration without movement"),
+    Cls.QUANTITY_MISMATCH: ("数量不符", "quantity mismatch"),
+    Cls.UNIT_MISMATCH: ("计量单位不符", "unit mismatch"),
+    Cls.STATUS_MISMATCH: ("保税状态不符", "status mismatch"),
+    Cls.UNKNOWN_ITEM: ("料号未备案", "unknown item"),
+    Cls.TIMING_LAG: ("时间差（容差内，非差错）", "timing lag (within tolerance, not an error)"),
+}
+
+# Every step's SELECT ends in these columns, in this order: a finding row.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cls", "STRING"),
+    ("scope", "STRING"),
+    ("book", "STRING"),
+    ("ref", "STRING"),
+    ("line", "BIGINT"),
+    ("mtno", "STRING"),
+    ("status", "STRING"),
+    ("wms_qty", "BIGINT"),
+    ("other_qty", "BIGINT"),  # declared, or ledger for stock
+    ("diff_qty", "BIGINT"),  # for stock: the unexplained residual
+    ("adjust_qty", "BIGINT"),  # for stock: the WMS's own adjustments in it
+    ("wms_unit", "STRING"),
+    ("other_unit", "STRING"),
+    ("wms_status", "STRING"),
+    ("other_status", "STRING"),
+    ("n", "BIGINT"),  # records on the WMS side
+    ("ts", "BIGINT"),  # the time the finding is about (movement, approval or stocktake)
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    """A comparison's period ``[p_from, p_to)`` and lag tolerance, all in microseconds."""
+
+    p_from: int
+    p_to: int
+    tolerance: int
+
+    def __post_init__(self) -> None:
+        for name in ("p_from", "p_to", "tolerance"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be an int")  # they are written into the SQL text
+        if self.p_from >= self.p_to or self.tolerance < 0:
+            raise ValueError("need p_from < p_to and tolerance >= 0")
+
+
+def _row(**cols: str) -> str:
+    """A SELECT list of every finding column: the given expressions, typed NULL for the rest."""
+    unknown = set(cols) - {c for c, _ in COLUMNS}
+    if unknown:
+        raise KeyError(unknown)
+    return ", ".join(f"{cols[c]} AS {c}" if c in cols else f"CAST(NULL AS {ty}) AS {c}" for c, ty in COLUMNS)
+
+
+def _lag(at: str, cls: Cls) -> str:
+    return f"CASE WHEN {{p_to}} - {at} <= {{tol}} THEN '{Cls.TIMING_LAG}' ELSE '{cls}' END"
+
+
+# Movements up to the end of the period, each with its item (if the book has it) and the
+# declaration line it matches (same book, document, line, item and direction), if any.
+_M = """
+SELECT mv.book, mv.ref, mv.kind, mv.mtno, mv.status, mv.from_status, mv.qty, mv.unit, mv.ts,
+       mv.doc_no, mv.doc_line, it.unit AS item_unit,
+       d.doc_no AS d_doc, d.status AS d_status, d.from_status AS d_from, d.unit AS d_unit
+FROM movements mv
+LEFT JOIN items it ON it.book = mv.book AND it.mtno = mv.mtno
+LEFT JOIN decls d ON d.book = mv.book AND d.doc_no = mv.doc_no AND d.line = mv.doc_line AND d.mtno = mv.mtno
+  AND d.ts < {p_to}
+  AND d.kind = (CASE mv.kind WHEN 'receipt' THEN 'I' WHEN 'issue' THEN 'E' WHEN 'status_change' THEN 'C' ELSE '-' END)
+WHERE mv.ts < {p_to}
+"""
+
+# The latest stocktake of each book in the period: the stock comparison's moment.
+_SNAP = "SELECT book, MAX(taken_at) AS snap_at FROM stock WHERE taken_at < {p_to} GROUP BY book"
+
+# Per declaration line: its matching movements, aggregated once.
+_DM = """
+SELECT book, doc_no, doc_line, COUNT(*) AS n, CAST(SUM(qty) AS BIGINT) AS qty, MAX(ts) AS last_at,
+       SUM(CASE WHEN unit <> d_unit THEN 1 ELSE 0 END) AS n_unit, MAX(unit) AS wms_unit,
+       SUM(CASE WHEN status <> d_status OR COALESCE(from_status, '-') <> COALESCE(d_from, '-') THEN 1 ELSE 0 END)
+         AS n_status,
+       MAX(status) AS wms_status
+FROM m WHERE d_doc IS NOT NULL GROUP BY book, doc_no, doc_line
+"""
+
+_DD = """
+SELECT d.book, d.doc_no, d.line, d.mtno, d.status, d.qty, d.unit, d.ts,
+       COALESCE(dm.n, 0) AS n, dm.qty AS wms_qty, dm.n_unit, dm.wms_unit, dm.n_status, dm.wms_status
+FROM decls d LEFT JOIN dm ON dm.book = d.book AND dm.doc_no = d.doc_no AND dm.doc_line = d.line
+WHERE d.ts >= {p_from} AND d.ts < {p_to}
+"""
+
+_MOVEMENT_FINDINGS = f"""
+SELECT {
+    _row(
+        cls=_lag("m.ts", Cls.MOVEMENT_WITHOUT_DECLARATION),
+        scope=f"'{Scope.MOVEMENT}'",
+        book="m.book",
+        ref="m.ref",
+        mtno="m.mtno",
+        wms_qty="m.qty",
+        wms_unit="m.unit",
+        wms_status="m.status",
+        n="1",
+        ts="m.ts",
+    )
+}
+FROM m
+WHERE m.ts >= {{p_from}} AND m.item_unit IS NOT NULL AND m.d_doc IS NULL
+  AND m.kind IN ('receipt', 'issue', 'status_change')
+"""
+
+_DECL_COMMON = {
+    "scope": f"'{Scope.DECLARATION}'",
+    "book": "dd.book",
+    "ref": "dd.doc_no",
+    "line": "dd.line",
+    "mtno": "dd.mtno",
+    "wms_qty": "dd.wms_qty",
+    "other_qty": "dd.qty",
+    "wms_unit": "dd.wms_unit",
+    "other_unit": "dd.unit",
+    "wms_status": "dd.wms_status",
+    "other_status": "dd.status",
+    "n": "dd.n",
+    "ts": "dd.ts",
+}
+
+_DECL_FINDINGS = f"""
+SELECT {_row(**{**_DECL_COMMON, "cls": _lag("dd.ts", Cls.DECLARATION_WITHOUT_MOVEMENT)})} FROM dd WHERE dd.n = 0
+UNION ALL
+SELECT {_row(**{**_DECL_COMMON, "cls": f"'{Cls.UNIT_MISMATCH}'"})} FROM dd WHERE dd.n > 0 AND dd.n_unit > 0
+UNION ALL
+SELECT {_row(**{**_DECL_COMMON, "cls": f"'{Cls.STATUS_MISMATCH}'"})} FROM dd WHERE dd.n > 0 AND dd.n_status > 0
+UNION ALL
+SELECT {
+    _row(
+        **{
+            **_DECL_COMMON,
+            "cls": f"CASE WHEN dd.wms_qty < dd.qty AND {{p_to}} - dd.ts <= {{tol}} THEN '{Cls.TIMING_LAG}' "
+            f"ELSE '{Cls.QUANTITY_MISMATCH}' END",
+            "diff_qty": "dd.wms_qty - dd.qty",
+        }
+    )
+}
+FROM dd WHERE dd.n > 0 AND dd.n_unit = 0 AND dd.wms_qty <> dd.qty
+"""
+
+# Unknown items: movements in the period and lines of the latest stocktake, one finding per item.
+_UNKNOWN = f"""
+SELECT {
+    _row(
+        cls=f"'{Cls.UNKNOWN_ITEM}'",
+        scope=f"'{Scope.ITEM}'",
+        book="u.book",
+        ref="u.mtno",
+        mtno="u.mtno",
+        wms_qty="CAST(SUM(u.stock_qty) AS BIGINT)",
+        n="CAST(SUM(u.n) AS BIGINT)",
+        ts="MIN(u.ts)",
+    )
+}
+FROM (
+  SELECT m.book, m.mtno, 1 AS n, 0 AS stock_qty, m.ts FROM m
+  WHERE m.item_unit IS NULL AND m.ts >= {{p_from}}
+  UNION ALL
+  SELECT st.book, st.mtno, 0 AS n, st.qty AS stock_qty, st.taken_at AS ts
+  FROM stock st JOIN snap ON snap.book = st.book AND st.taken_at = snap.snap_at
+  LEFT JOIN items it ON it.book = st.book AND it.mtno = st.mtno
+  WHERE it.mtno IS NULL
+) u
+GROUP BY u.book, u.mtno
+"""
+
+# Stock: every source's signed quantity per (book, item, status) at the book's stocktake.
+_FLOWS = """
+SELECT f.book, f.mtno, f.status,
+       CAST(SUM(f.s) AS BIGINT) AS s, CAST(SUM(f.l) AS BIGINT) AS l, CAST(SUM(f.w) AS BIGINT) AS w,
+       CAST(SUM(f.d) AS BIGINT) AS d, CAST(SUM(f.a) AS BIGINT) AS a,
+       MAX(f.bad_unit) AS bad_unit, MAX(snap_at) AS snap_at
+FROM (
+  SELECT st.book, st.mtno, st.status, st.qty AS s, 0 AS l, 0 AS w, 0 AS d, 0 AS a,
+         CASE WHEN st.unit <> it.unit THEN st.unit ELSE NULL END AS bad_unit, snap.snap_at
+  FROM stock st JOIN snap ON snap.book = st.book AND st.taken_at = snap.snap_at
+  JOIN items it ON it.book = st.book AND it.mtno = st.mtno
+  UNION ALL
+  SELECT p.book, p.mtno, p.status, 0, p.qty, 0, 0, 0, NULL, snap.snap_at
+  FROM postings p JOIN snap ON snap.book = p.book AND p.ts <= snap.snap_at
+  UNION ALL
+  SELECT m.book, m.mtno, m.status, 0, 0,
+         CASE m.kind WHEN 'receipt' THEN m.qty WHEN 'status_change' THEN m.qty WHEN 'issue' THEN -m.qty ELSE 0 END,
+         0, CASE WHEN m.kind = 'adjustment' THEN m.qty ELSE 0 END, NULL, snap.snap_at
+  FROM m JOIN snap ON snap.book = m.book AND m.ts <= snap.snap_at
+  WHERE m.item_unit IS NOT NULL
+  UNION ALL
+  SELECT m.book, m.mtno, m.from_status, 0, 0, -m.qty, 0, 0, NULL, snap.snap_at
+  FROM m JOIN snap ON snap.book = m.book AND m.ts <= snap.snap_at
+  WHERE m.item_unit IS NOT NULL AND m.kind = 'status_change'
+  UNION ALL
+  SELECT d.book, d.mtno, d.status, 0, 0, 0, CASE d.kind WHEN 'E' THEN -d.qty ELSE d.qty END, 0, NULL, snap.snap_at
+  FROM decls d JOIN snap ON snap.book = d.book AND d.ts <= snap.snap_at
+  UNION ALL
+  SELECT d.book, d.mtno, d.from_status, 0, 0, 0, -d.qty, 0, NULL, snap.snap_at
+  FROM decls d JOIN snap ON snap.book = d.book AND d.ts <= snap.snap_at
+  WHERE d.kind = 'C'
+) f
+GROUP BY f.book, f.mtno, f.status
+"""
+
+_RESIDUAL = "SELECT r.*, r.s - r.l - (r.w - r.d) AS res FROM flows r"
+
+_PER_ITEM = """
+SELECT book, mtno, CAST(SUM(res) AS BIGINT) AS res_total, SUM(CASE WHEN res <> 0 THEN 1 ELSE 0 END) AS n_bad,
+       MAX(CASE WHEN res > 0 THEN status ELSE NULL END) AS more_in, MAX(CASE WHEN res < 0 THEN status ELSE NULL END) AS less_in,
+       MAX(CASE WHEN res > 0 THEN res ELSE 0 END) AS moved, MAX(snap_at) AS snap_at,
+       CAST(SUM(s) AS BIGINT) AS s, CAST(SUM(l) AS BIGINT) AS l, CAST(SUM(a) AS BIGINT) AS a
+FROM res GROUP BY book, mtno
+"""
+
+_STOCK_FINDINGS = f"""
+SELECT {
+    _row(
+        cls=f"'{Cls.QUANTITY_MISMATCH}'",
+        scope=f"'{Scope.STOCK}'",
+        book="r.book",
+        ref="r.mtno",
+        mtno="r.mtno",
+        status="r.status",
+        wms_qty="r.s",
+        other_qty="r.l",
+        diff_qty="r.res",
+        adjust_qty="r.a",
+        ts="r.snap_at",
+    )
+}
+FROM res r JOIN per_item pi ON pi.book = r.book AND pi.mtno = r.mtno
+WHERE r.res <> 0 AND pi.res_total <> 0
+UNION ALL
+SELECT {
+    _row(
+        cls=f"'{Cls.STATUS_MISMATCH}'",
+        scope=f"'{Scope.STOCK}'",
+        book="pi.book",
+        ref="pi.mtno",
+        mtno="pi.mtno",
+        wms_qty="pi.s",
+        other_qty="pi.l",
+        diff_qty="pi.moved",
+        adjust_qty="pi.a",
+        wms_status="pi.more_in",
+        other_status="pi.less_in",
+        ts="pi.snap_at",
+    )
+}
+FROM per_item pi WHERE pi.n_bad > 0 AND pi.res_total = 0
+UNION ALL
+SELECT {
+    _row(
+        cls=f"'{Cls.UNIT_MISMATCH}'",
+        scope=f"'{Scope.STOCK}'",
+        book="r.book",
+        ref="r.mtno",
+        mtno="r.mtno",
+        status="r.status",
+        wms_qty="r.s",
+        other_qty="r.l",
+        wms_unit="r.bad_unit",
+        ts="r.snap_at",
+    )
+}
+FROM res r WHERE r.bad_unit IS NOT NULL
+"""
+
+_ALL = "SELECT * FROM f_movement UNION ALL SELECT * FROM f_decl UNION ALL SELECT * FROM f_unknown UNION ALL SELECT * FROM f_stock"
+
+# (name, SELECT): run in order; each result is a relation for the steps after it. The last is the answer.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("m", _M),
+    ("snap", _SNAP),
+    ("dm", _DM),
+    ("dd", _DD),
+    ("f_movement", _MOVEMENT_FINDINGS),
+    ("f_decl", _DECL_FINDINGS),
+    ("f_unknown", _UNKNOWN),
+    ("flows", _FLOWS),
+    ("res", _RESIDUAL),
+    ("per_item", _PER_ITEM),
+    ("f_stock", _STOCK_FINDINGS),
+    ("findings", _ALL),
+)
+
+INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "items": (("book", "STRING"), ("mtno", "STRING"), ("unit", "STRING")),
+    "decls": (
+        ("book", "STRING"),
+        ("doc_no", "STRING"),
+        ("line", "BIGINT"),
+        ("kind", "STRING"),
+        ("mtno", "STRING"),
+        ("status", "STRING"),
+        ("from_status", "STRING"),
+        ("qty", "BIGINT"),
+        ("unit", "STRING"),
+        ("ts", "BIGINT"),
+    ),
+    "postings": (("book", "STRING"), ("mtno", "STRING"), ("status", "STRING"), ("qty", "BIGINT"), ("ts", "BIGINT")),
+    "movements": (
+        ("book", "STRING"),
+        ("ref", "STRING"),
+        ("kind", "STRING"),
+        ("mtno", "STRING"),
+        ("status", "STRING"),
+        ("from_status", "STRING"),
+        ("qty", "BIGINT"),
+        ("unit", "STRING"),
+        ("ts", "BIGINT"),
+        ("doc_no", "STRING"),
+        ("doc_line", "BIGINT"),
+    ),
+    "stock": (
+        ("book", "STRING"),
+        ("taken_at", "BIGINT"),
+        ("mtno", "STRING"),
+        ("status", "STRING"),
+        ("unit", "STRING"),
+        ("qty", "BIGINT"),
+    ),
+}
+
+
+def steps(params: Params) -> list[tuple[str, str]]:
+    """The steps with the period and tolerance written in (integers only, so nothing to escape)."""
+    subs = {"p_from": str(params.p_from), "p_to": str(params.p_to), "tol": str(params.tolerance)}
+    return [(name, sql.format(**subs)) for name, sql in STEPS]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One discrepancy, as every engine returns it (a row of :data:`COLUMNS`)."""
+
+    cls: Cls
+    scope: Scope
+    book: str
+    ref: str
+    line: int | None
+    mtno: str | None
+    status: str | None
+    wms_qty: int | None
+    other_qty: int | None
+    diff_qty: int | None
+    adjust_qty: int | None
+    wms_unit: str | None
+    other_unit: str | None
+    wms_status: str | None
+    other_status: str | None
+    n: int | None
+    ts: int | None
+
+    @classmethod
+    def of(cls, row: tuple[object, ...]) -> Finding:
+        """A finding from an engine's row; integer columns as ``int`` (DuckDB's sums are HUGEINT)."""
+        vals: list[object] = [
+            int(v) if ty == "BIGINT" and v is not None else v  # type: ignore[call-overload]
+            for v, (_, ty) in zip(row, COLUMNS, strict=True)
+        ]
+        vals[0], vals[1] = Cls(str(vals[0])), Scope(str(vals[1]))
+        return cls(*vals)  # type: ignore[arg-type]
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int | None, str | None]:
+        """What identifies the finding: class, scope, book, ref, line, status."""
+        status = self.status if self.scope is Scope.STOCK else None
+        return (self.cls.value, self.scope.value, self.book, self.ref, self.line, status)
+
+    @property
+    def is_error(self) -> bool:
+        """Whether this is a discrepancy to act on (a timing lag is not)."""
+        return self.cls in ERRORS
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """The engines' answer in one order: by book, scope, reference, line, status, class."""
+    return sorted(
+        findings, key=lambda f: (f.book, f.scope.value, f.ref, f.line if f.line is not None else -1, f.status or "", f.cls.value)
+    )
