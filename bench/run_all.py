@@ -1,8 +1,9 @@
 """``make bench``: every benchmark, each figure as a ratio against the raw limit of the same engine in the same run.
 
-    .venv/bin/python -m bench.run_all            # full run, ~5 minutes; writes bench/results/latest.{json,md}
+    .venv/bin/python -m bench.run_all            # full run, ~8 minutes; writes bench/results/latest.{json,md}
     .venv/bin/python -m bench.run_all --quick    # smoke run, ~1-2 minutes; writes bench/results/quick.{json,md}
     .venv/bin/python -m bench.run_all --only throughput --engines sqlite
+    .venv/bin/python -m bench.run_all --only w2  # W2 comparison: 10 million movements on DuckDB, 1 million on Spark
 
 PostgreSQL comes from ``BONDEDZONE_TEST_PG_URL`` (default postgresql://postgres@127.0.0.1:5432/test);
 each benchmark works in a fresh schema that it drops afterwards. When PostgreSQL is unreachable,
@@ -19,18 +20,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common, contention, gate_decisions, http_latency, throughput
+from bench import common, contention, gate_decisions, http_latency, throughput, w2_compare
 
 SIZES = {
     # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client,
-    #  gate decisions per client)
-    "full": {"big": 60, "small": 600, "contention": 300, "http": 100, "gate": 100},
-    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12, "gate": 12},
+    #  gate decisions per client, W2 movements on DuckDB, W2 movements on Spark)
+    "full": {"big": 60, "small": 600, "contention": 300, "http": 100, "gate": 100, "w2": 10_000_000, "w2_spark": 1_000_000},
+    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12, "gate": 12, "w2": 200_000, "w2_spark": 50_000},
 }
+SECTIONS = ["throughput", "contention", "http", "gate", "w2"]
 GOAL_THROUGHPUT = 0.25
 GOAL_CONTENTION = 0.7
 GOAL_GATE_P99 = 3.0  # ours p99 ≤ 3 × the bare endpoint's p99
 GOAL_GATE_RATE = 500  # decisions/s
+GOAL_W2_RATIO = w2_compare.GOAL_RATIO  # ours ≤ 2 × the bare join + aggregate
+GOAL_W2_PEAK_MIB = w2_compare.GOAL_PEAK_MIB  # ours' peak RSS < 4 GiB
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -161,7 +165,77 @@ def _sections(res: dict[str, Any]) -> list[tuple[str, str]]:
                 _table(["endpoint", "requests", "p50 ms", "p99 ms", "mean ms", "req/s"], rows),
             )
         )
+    w = res.get("w2")
+    if w:
+        out.append(_w2_section(w))
     return out
+
+
+def _w2_section(w: dict[str, Any]) -> tuple[str, str]:
+    o, b = w["ours"], w["bare"]
+    ratio_goal = f"≤ {GOAL_W2_RATIO} {'✔' if w['goal_ratio_ok'] else '✘ MISSED'}"
+    peak_goal = f"peak < {GOAL_W2_PEAK_MIB:,} MiB {'✔' if w['goal_memory_ok'] else '✘ MISSED'}"
+    rows: list[list[Any]] = [
+        [
+            f"ours: `duckdb_engine.run`, 12 steps, memory_limit {w['memory_limit']}",
+            f"{w['movements']:,}",
+            f"{o['seconds']:.2f}",
+            f"{o['cpu_s']:.1f}",
+            f"{o['movements_per_s']:,}",
+            f"{o['peak_rss_mib']:,.0f}",
+            f"{w['ratio']:.2f}",
+            f"{ratio_goal}; {peak_goal}",
+        ],
+        [
+            "bare: movements ⟗ declaration lines, aggregated per line and per (book, item, status)",
+            f"{w['movements']:,}",
+            f"{b['seconds']:.2f}",
+            f"{b['cpu_s']:.1f}",
+            f"{b['movements_per_s']:,}",
+            f"{b['peak_rss_mib']:,.0f}",
+            "1",
+            "",
+        ],
+    ]
+    sp = w.get("spark")
+    if sp:
+        rows += [
+            [
+                f"Spark `spark_engine.run`, {sp['master']} (start-up {sp['startup_s']:.1f} s not included; "
+                f"first run {sp['first_run_s']:.1f} s)",
+                f"{sp['movements']:,}",
+                f"{sp['seconds']:.2f}",
+                "",
+                f"{sp['movements_per_s']:,}",
+                "",
+                f"{sp['spark_over_duckdb']:.1f} × DuckDB",
+                "—",
+            ],
+            [
+                "DuckDB `duckdb_engine.run`, the same files",
+                f"{sp['movements']:,}",
+                f"{sp['duckdb_seconds']:.2f}",
+                "",
+                f"{sp['duckdb_movements_per_s']:,}",
+                "",
+                "",
+                "—",
+            ],
+        ]
+    c = w.get("continuous")
+    rows.append(
+        ["continuous mode: delay from a movement to its finding", "", "", "", "", "", "", "not measured yet"]
+        if c is None
+        else ["continuous mode: delay from a movement to its finding", "", str(c), "", "", "", "", ""]
+    )
+    title = (
+        f"W2 comparison (自动比对印证), DuckDB {w['duckdb']}, vs a bare join + aggregate; fresh process per run, best of "
+        f"{len(o['runs_s'])}; findings exactly the {w['findings']:,} injected, in {len(w['expected'])} class/scope groups"
+    )
+    return (
+        title,
+        _table(["run", "movements", "seconds", "CPU s", "movements/s", "peak RSS MiB", "ratio ours/bare", "goal"], rows),
+    )
 
 
 def _markdown(res: dict[str, Any]) -> str:
@@ -203,7 +277,7 @@ def _update_readme(summary: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="small sizes (~1-2 minutes); results go to quick.{json,md}")
-    ap.add_argument("--only", action="append", choices=["throughput", "contention", "http", "gate"], help="run only these")
+    ap.add_argument("--only", action="append", choices=SECTIONS, help="run only these")
     ap.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     ap.add_argument("--out", type=Path, default=common.RESULTS, help="results directory (default bench/results)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
@@ -211,10 +285,11 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "quick" if args.quick else "full"
     size = SIZES[mode]
-    only = set(args.only or ["throughput", "contention", "http", "gate"])
+    only = set(args.only or SECTIONS)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     skipped: list[str] = []
-    problem = common.pg_problem() if "postgresql" in engines or {"http", "gate"} & only else None
+    needs_pg = ("postgresql" in engines and {"throughput", "contention"} & only) or {"http", "gate"} & only
+    problem = common.pg_problem() if needs_pg else None
     if problem:
         skipped.append(f"PostgreSQL unreachable at {common.PG_URL} ({problem})")
         engines = [e for e in engines if e != "postgresql"]
@@ -245,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"… gate: {gate_decisions.CLIENTS} clients × {size['gate']} decisions", flush=True)
             res["gate"] = gate_decisions.run(per_client=size["gate"])
+    if "w2" in only:
+        print(f"… w2: {size['w2']:,} movements on DuckDB, {size['w2_spark']:,} on Spark", flush=True)
+        res["w2"] = w2_compare.run(movements=size["w2"], spark_movements=size["w2_spark"])
     res["duration_s"] = round(time.perf_counter() - started, 1)
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -262,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         missed.append(f"gate p99 {gd['p99_over_bare_p99']} × bare")
     if gd and not gd["goal_rate_ok"]:
         missed.append(f"gate {gd['decisions_per_s']} decisions/s")
+    w = res.get("w2")
+    if w and not w["goal_ratio_ok"]:
+        missed.append(f"w2 {w['ratio']} × bare")
+    if w and not w["goal_memory_ok"]:
+        missed.append(f"w2 peak {w['ours']['peak_rss_mib']} MiB")
     res["goals_missed"] = missed
 
     print()

@@ -24,6 +24,9 @@ from tests import factories
 
 PG_URL = os.environ.get("BONDEDZONE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The continuous comparison (W3) runs in every server by default; a test that wants it starts it
+# itself, so that no other test sees a background thread write to its database.
+os.environ["BONDEDZONE_RECON_CONTINUOUS"] = "false"
 
 
 def _pg_reachable() -> str | None:

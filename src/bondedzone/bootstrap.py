@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
@@ -10,12 +12,15 @@ from alembic.config import Config
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
+from bondedzone.adapters.compare import duckdb_engine, relations
 from bondedzone.adapters.db.engine import make_engine, normalise_url
 from bondedzone.adapters.db.tables import enterprises
 from bondedzone.adapters.db.uow import Clock, SqlUnitOfWorkFactory, utcnow
 from bondedzone.config import Settings
 from bondedzone.domain.passes import GatePolicy
+from bondedzone.domain.rules import w2_comparison as w2
 from bondedzone.domain.rules.m4_two_lanes import SpotCheckPolicy
+from bondedzone.services.reconcile import CompareEngine, Relations
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,6 +39,33 @@ class Container:
         s = self.settings
         spot = SpotCheckPolicy(base_rate=s.gate_spot_check_rate, seed=s.gate_spot_check_seed)
         return GatePolicy(weight_tolerance=s.gate_weight_tolerance, spot_check=spot)
+
+    @property
+    def recon_tolerance(self) -> timedelta:
+        """W2: how long a missing counterpart is a timing lag rather than an error."""
+        return timedelta(minutes=self.settings.recon_tolerance_minutes)
+
+    def compare_engine(self) -> CompareEngine:
+        """W4: the configured engine for the comparison, DuckDB embedded or Spark."""
+        if self.settings.recon_engine == "spark":
+            return _spark_engine(self.settings.spark_master)
+        limit = self.settings.recon_memory_limit
+
+        def on_duckdb(rels: Relations, params: w2.Params) -> list[w2.Finding]:
+            return duckdb_engine.run(relations.tables(rels), params, con=duckdb_engine.connect(memory_limit=limit))
+
+        return on_duckdb
+
+
+def _spark_engine(master: str) -> CompareEngine:
+    from bondedzone.adapters.compare import spark_engine
+
+    def on_spark(rels: Relations, params: w2.Params) -> list[w2.Finding]:
+        with tempfile.TemporaryDirectory(prefix="bondedzone-w2-") as d:
+            paths = relations.write_parquet(relations.tables(rels), Path(d))
+            return spark_engine.run(spark_engine.session(master), paths, params)
+
+    return on_spark
 
 
 def build(settings: Settings | None = None, *, clock: Clock = utcnow) -> Container:

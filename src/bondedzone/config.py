@@ -38,6 +38,25 @@ class Settings(BaseSettings):
     gate_spot_check_seed: str = Field(
         default="bondedzone", min_length=1, max_length=200, description="M4: seed that makes every spot-check draw reproducible"
     )
+    recon_engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="W4: the comparison engine; spark needs the `spark` extra and BONDEDZONE_SPARK_MASTER"
+    )
+    spark_master: str = Field(default="local[2]", max_length=500, description="W4: Spark master URL for recon_engine=spark")
+    recon_tolerance_minutes: int = Field(
+        default=120,
+        ge=0,
+        le=30 * 24 * 60,
+        description="W2: a missing counterpart younger than this is a timing lag, not an error",
+    )
+    recon_continuous: bool = Field(default=True, description="W3: keep the open discrepancies current in the background")
+    recon_interval_seconds: float = Field(default=1.0, ge=0.1, le=3600, description="W3: how often new data is looked for")
+    recon_window_days: int = Field(default=31, ge=1, le=366, description="W3: the continuous comparison looks this far back")
+    recon_memory_limit: str = Field(
+        default="2GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", description="W4: DuckDB's memory cap"
+    )
+    wms_watch_dir: str | None = Field(
+        default=None, description="M22: a folder whose dropped CSV/JSON/XML files are ingested (`bondedzone wms watch`)"
+    )
 
     @field_validator("database_url")
     @classmethod

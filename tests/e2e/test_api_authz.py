@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,8 @@ from fastapi import FastAPI
 
 from bondedzone.domain.rules.m9_status_conversion import ConversionLineInput
 from bondedzone.entrypoints.api.app import create_app
-from bondedzone.services import conversions
+from bondedzone.services import conversions, reconcile, registry, writeoff
+from bondedzone.services import wms as wms_service
 from tests import factories as f
 from tests.e2e import gate_support as gs
 from tests.e2e.test_api_support import assert_error, shared_zone, snapshot
@@ -49,6 +51,9 @@ MISSING = {
     "entry_no": "530120269999999999",
     "rlt_no": "QD530126I000999999",
     "crossing_id": 999_999,
+    "run_id": 999_999,
+    "writeoff_id": 999_999,
+    "finding_id": 999_999,
 }
 
 Body = Callable[[dict[str, Any]], Any]
@@ -65,9 +70,10 @@ class Spec:
     invt: str = "approved"  # which of the owner's lists {invt_id} names
     body: Body | None = None
     write: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # query parameters
     fresh: tuple[str, ...] = ()  # gate resources of the owner made for each test: "pass", "summary"
     crossing: str | None = None  # the state of the owner's crossing {crossing_id} names, made for each test
+    writeoff: str | None = None  # the state of the owner's write-off {writeoff_id} names, made for each test
 
 
 READERS = frozenset({"owner", "customs", "auditor"})
@@ -117,6 +123,35 @@ def _summary_body(ids: dict[str, Any]) -> dict[str, Any]:
         "ioTypecd": "I",
         "lines": [{"gNo": 1, "gdecd": "8471300000", "gdsNm": "服务器", "dclQty": "3", "dclUnitcd": "001"}],
     }
+
+
+def _movement(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "wmsRef": f"AUTHZ-MV-{ids['n']}",
+        "putrecNo": ids["putrec_no"],
+        "kind": "receipt",
+        "gdsMtno": "MT-00001",
+        "dclQty": "1",
+        "dclUnitcd": "001",
+        "stockStatus": "bonded",
+        "occurredAt": "2026-11-20T08:00:00+08:00",
+    }
+
+
+def _stock_line(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "snapshotRef": f"AUTHZ-ST-{ids['n']}",
+        "putrecNo": ids["putrec_no"],
+        "takenAt": "2026-11-20T20:00:00+08:00",
+        "gdsMtno": "MT-00001",
+        "stockStatus": "bonded",
+        "dclQty": "100",
+        "dclUnitcd": "001",
+    }
+
+
+UNDECLARED = _movement({"n": 0, "putrec_no": f.OWNER_BOOK})
+RECON_PERIOD = {"from": "2026-11-01T00:00:00+08:00", "to": "2026-11-25T00:00:00+08:00"}
 
 
 def _arrive_body(ids: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +254,63 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/gate/crossings/{crossing_id}"): Spec(PASS_READERS, not_found="BZ-CROSSING-NOT-FOUND", crossing="passed"),
     # M4: shared with the zone administration (and readable by customs and the auditor).
     ("GET", "/api/v1/hazchem-feed"): Spec(frozenset({"zone_admin", "customs", "auditor"}), stranger=403),
-}
+    # M22/W1: WMS data comes only from the enterprise itself; a record for another enterprise's
+    # book is refused as an unknown book, in the batch answer, whether or not the book exists.
+    ("POST", "/api/v1/wms/movements"): Spec(
+        frozenset({"owner"}), stranger=422, not_found="BZ-WMS-BATCH-REJECTED", write=True,
+        body=lambda ids: {"records": [_movement(ids)]},
+    ),
+    ("POST", "/api/v1/wms/stocktakes"): Spec(
+        frozenset({"owner"}), stranger=422, not_found="BZ-WMS-BATCH-REJECTED", write=True,
+        body=lambda ids: {"records": [_stock_line(ids)]},
+    ),
+    ("POST", "/api/v1/wms/files"): Spec(
+        frozenset({"owner"}), stranger=422, not_found="BZ-WMS-BATCH-REJECTED", write=True,
+        body=lambda ids: {"records": [_movement(ids)]}, extra={"name": "movements.json"},
+    ),
+    # W2/W3: customs compares any books, an enterprise its own (another's book is "not found");
+    # an enterprise reads its own runs; the auditor reads.
+    ("POST", "/api/v1/reconciliations"): Spec(
+        frozenset({"owner", "customs"}), 201, not_found="BZ-BOOK-NOT-FOUND", write=True,
+        body=lambda ids: {**RECON_PERIOD, "putrecNo": ids["putrec_no"]},
+    ),
+    ("GET", "/api/v1/reconciliations/{run_id}"): Spec(READERS, not_found="BZ-RECON-NOT-FOUND"),
+    ("GET", "/api/v1/reconciliations/{run_id}/findings"): Spec(READERS, not_found="BZ-RECON-NOT-FOUND"),
+    ("GET", "/api/v1/reconciliations/{run_id}/export"): Spec(READERS, not_found="BZ-RECON-NOT-FOUND"),
+    ("GET", "/api/v1/discrepancies"): Spec(EVERYONE_READ, stranger=200),
+    ("GET", "/api/v1/findings/{finding_id}"): Spec(READERS, not_found="BZ-RECON-NOT-FOUND"),
+    # M19: the book's lifecycle and mode are customs decisions; an enterprise prepares, explains
+    # and submits its write-offs, customs signs them off; the auditor reads.
+    ("POST", "/api/v1/books/{putrec_no}/lifecycle"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, fresh=("applied_book",), body=lambda ids: {"action": "open"}
+    ),
+    ("POST", "/api/v1/books/{putrec_no}/mode"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, body=lambda ids: {"wmsDriven": False}
+    ),
+    ("POST", "/api/v1/writeoffs"): Spec(
+        frozenset({"owner", "customs"}), 201, not_found="BZ-BOOK-NOT-FOUND", write=True, fresh=("stocktake",),
+        body=lambda ids: {"putrecNo": ids["putrec_no"], "from": ids["wo_from"], "to": ids["wo_to"]},
+    ),
+    ("GET", "/api/v1/writeoffs"): Spec(EVERYONE_READ, stranger=200),
+    ("GET", "/api/v1/writeoffs/{writeoff_id}"): Spec(READERS, not_found="BZ-WRITEOFF-NOT-FOUND", writeoff="draft"),
+    ("GET", "/api/v1/writeoffs/{writeoff_id}/report"): Spec(READERS, not_found="BZ-WRITEOFF-NOT-FOUND", writeoff="draft"),
+    ("POST", "/api/v1/writeoffs/{writeoff_id}/explanations"): Spec(
+        frozenset({"owner", "customs"}), not_found="BZ-WRITEOFF-NOT-FOUND", write=True, writeoff="draft",
+        body=lambda ids: {"lines": [{"putrecSeqno": 1, "stockStatus": "bonded", "explanation": "盘点差异说明"}]},
+    ),
+    ("POST", "/api/v1/writeoffs/{writeoff_id}/submit"): Spec(
+        frozenset({"owner", "customs"}), not_found="BZ-WRITEOFF-NOT-FOUND", write=True, writeoff="explained"
+    ),
+    ("POST", "/api/v1/writeoffs/{writeoff_id}/cancel"): Spec(
+        frozenset({"owner", "customs"}), not_found="BZ-WRITEOFF-NOT-FOUND", write=True, writeoff="draft"
+    ),
+    ("POST", "/api/v1/writeoffs/{writeoff_id}/approve"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, writeoff="submitted", body=lambda ids: {"note": "同意"}
+    ),
+    ("POST", "/api/v1/writeoffs/{writeoff_id}/return"): Spec(
+        frozenset({"customs"}), stranger=403, write=True, writeoff="submitted", body=lambda ids: {"note": "请补充证明"}
+    ),
+}  # fmt: skip
 
 
 def api_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -282,7 +373,19 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             posting = uow.ledger.postings(uow.books.get(f.OWNER_BOOK).id, limit=1, after_id=0)[0].id  # type: ignore[union-attr]
             bond_invt_no = uow.invts.get(approved).bond_invt_no  # type: ignore[union-attr]
             uow.commit()
+        with c.uow() as uow:  # a WMS movement nobody declared, and the owner's own check finds it
+            wms_service.ingest(uow, zone.owner, "movements", [wms_service.RawRecord(1, None, UNDECLARED)])
+            uow.commit()
+        run = reconcile.run(
+            c.uow, zone.owner, c.compare_engine(), engine_name="duckdb",
+            period_from=datetime.fromisoformat(RECON_PERIOD["from"]), period_to=datetime.fromisoformat(RECON_PERIOD["to"]),
+            tolerance=timedelta(hours=2),
+        ).run  # fmt: skip
+        with c.uow(write=False) as uow:
+            finding = reconcile.findings(uow, zone.owner, run.id)[0][0]
         ids = {
+            "run_id": run.id,
+            "finding_id": finding.id,
             "putrec_no": f.OWNER_BOOK,
             "uscc": f.OWNER_USCC,
             "approved": approved,
@@ -301,7 +404,7 @@ def _call(w: World, persona: str | None, method: str, path: str, spec: Spec, ids
         headers["Authorization"] = "Bearer bz_forgedForgedForged"
     elif persona is not None:
         headers.update(w.zone.headers(persona))
-    kwargs: dict[str, Any] = {"headers": headers}
+    kwargs: dict[str, Any] = {"headers": headers, "params": spec.extra}
     if spec.body is not None:
         kwargs["json"] = spec.body(ids)
     return w.client.request(method, path.format(**ids), **kwargs)
@@ -321,7 +424,38 @@ def _fresh_ids(w: World, spec: Spec) -> dict[str, Any]:
         ids["crossing_id"] = gs.crossing(c, ids["passport_no"], spec.crossing)
     if "summary" in spec.fresh:
         ids["entry_no"] = gs.summary(c, owner, f.OWNER_BOOK, f"530120262{n:09d}")
+    if "applied_book" in spec.fresh:
+        ids["putrec_no"] = f"T5301W{200000 + n:06d}"
+        with c.uow() as uow:
+            registry.open_book(uow, owner, registry.OpenBook(ids["putrec_no"], "logistics", f.OWNER_USCC, "5301"))
+            uow.commit()
+    if "stocktake" in spec.fresh:  # a count long ago, in a period of its own
+        at = _stocktake(w, 1000 + n)
+        ids["wo_from"], ids["wo_to"] = (at - timedelta(hours=1)).isoformat(), (at + timedelta(hours=1)).isoformat()
+    if spec.writeoff:
+        at = _stocktake(w, 3000 + n)
+        with c.uow() as uow:
+            wo = writeoff.create(uow, owner, writeoff.NewWriteOff(f.OWNER_BOOK, at - timedelta(hours=1), at + timedelta(hours=1)))
+            if spec.writeoff in ("explained", "submitted"):
+                writeoff.explain(uow, owner, wo.id, [(ln.putrec_seqno, ln.stock_status, "盘点差异说明") for ln in wo.lines])
+            if spec.writeoff == "submitted":
+                writeoff.submit(uow, owner, wo.id)
+            uow.commit()
+        ids["writeoff_id"] = wo.id
     return ids
+
+
+def _stocktake(w: World, days_ago: int) -> datetime:
+    """A stocktake of the owner's book ``days_ago`` days ago: one unit of item 1 counted."""
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
+    line = {
+        "snapshotRef": f"AUTHZ-ST-{days_ago}", "putrecNo": f.OWNER_BOOK, "takenAt": at.isoformat(), "gdsMtno": "MT-00001",
+        "stockStatus": "bonded", "dclQty": "1", "dclUnitcd": "001",
+    }  # fmt: skip
+    with w.zone.container.uow() as uow:
+        wms_service.ingest(uow, w.zone.owner, "stock", [wms_service.RawRecord(1, None, line)])
+        uow.commit()
+    return at
 
 
 @pytest.mark.parametrize(("method", "path"), list(SPECS), ids=[f"{m} {p}" for m, p in SPECS])
@@ -356,6 +490,11 @@ def test_route_authorisation(method: str, path: str, world: World) -> None:
         assert set(hidden["detail"]) == set(missing["detail"])
     elif spec.stranger == 403:
         refused("stranger", 403, "BZ-FORBIDDEN", ids)
+    elif spec.stranger == 422:  # refused inside a batch answer, the same for a missing book
+        assert spec.not_found is not None
+        hidden = refused("stranger", 422, spec.not_found, ids)
+        missing = refused("stranger", 422, spec.not_found, {**ids, **MISSING})
+        assert [e["code"] for e in hidden["errors"]] == [e["code"] for e in missing["errors"]] == ["BZ-WMS-BOOK-UNKNOWN"]
     else:
         resp = _call(world, "stranger", method, path, spec, ids)
         assert resp.status_code == 200, resp.text

@@ -89,7 +89,14 @@ def test_enterprise_lifecycle_over_http(client: TestClient, zone: f.Zone) -> Non
         ),
         201,
     )
-    assert book == {"putrecNo": BOOK, "bookType": "logistics", "uscc": USCC, "masterCuscd": "5301"}
+    assert book == {
+        "putrecNo": BOOK,
+        "bookType": "logistics",
+        "uscc": USCC,
+        "masterCuscd": "5301",
+        "status": "active",
+        "wmsDriven": False,
+    }
     assert _ok(client.get(f"/api/v1/books/{BOOK}", headers=me)) == book
     for seq, mtno, hs, name, unit in (
         (1, "LP-14", "8471300000", "笔记本电脑", "001"),

@@ -29,7 +29,7 @@ FORBIDDEN_IMPORTS = {
 # What the domain may import at all; anything new must be added here on purpose.
 ALLOWED_IMPORTS = {
     "__future__", "abc", "collections", "dataclasses", "decimal", "enum", "functools", "hashlib", "itertools", "json",
-    "math", "operator", "re", "string", "typing", "datetime", "stdnum", "bondedzone.domain",
+    "math", "operator", "re", "string", "typing", "datetime", "stdnum", "unicodedata", "bondedzone.domain",
 }  # fmt: skip
 
 FORBIDDEN_CALLS = {"open", "print", "input", "eval", "exec", "compile", "__import__", "breakpoint"}

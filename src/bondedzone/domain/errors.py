@@ -247,12 +247,129 @@ CATALOGUE: dict[str, ErrorSpec] = {
         "Crossing {id} is held by {rules}, which an officer cannot release",
     ),
     "BZ-INTERNAL": ErrorSpec("internal", "内部错误，已记录（{ref}）", "Internal error, logged as {ref}"),
+    # WMS networking (M22/W1): record-level refusals name the field; the batch names the records
+    "BZ-WMS-FIELD-MISSING": ErrorSpec("invalid", "缺少字段 {field}", "Field {field} is missing"),
+    "BZ-WMS-FIELD-INVALID": ErrorSpec("invalid", "字段 {field} 不合法：{reason_zh}", "Field {field} is invalid: {reason_en}"),
+    "BZ-WMS-FIELD-UNKNOWN": ErrorSpec(
+        "invalid", "未知字段 {field}（自定义字段请以 x- 开头）", "Unknown field {field} (prefix your own fields with x-)"
+    ),
+    "BZ-WMS-REF-CONFLICT": ErrorSpec(
+        "conflict",
+        "{refField} {ref} 已以不同内容接收过；更正请用新的编号",
+        "{refField} {ref} was already received with different content; send a correction under a new reference",
+    ),
+    "BZ-WMS-BOOK-UNKNOWN": ErrorSpec(
+        "invalid", "账册 {putrecNo} 不存在或不属于本企业", "Book {putrecNo} does not exist or is not this enterprise's"
+    ),
+    "BZ-WMS-BATCH-REJECTED": ErrorSpec(
+        "invalid",
+        "{rejected} 条记录（共 {records} 条）被拒收，本批未保存任何记录；可修正后重发，或选择部分接收",
+        "{rejected} of {records} records were rejected and nothing was stored; "
+        "fix them and resend, or ask for partial acceptance",
+    ),
+    "BZ-WMS-M3-ITEM": ErrorSpec(
+        "invalid",
+        "账册 {putrecNo} 由 WMS 驱动记账，料号 {gdsMtno} 未备案，不能记账",
+        "Book {putrecNo} is WMS-driven and item {gdsMtno} is not in it, so the movement cannot post",
+    ),
+    "BZ-WMS-M3-UNIT": ErrorSpec(
+        "invalid",
+        "料号 {gdsMtno} 的单位 {unit} 与账册单位 {bookUnit} 不符，WMS 驱动的账册不能记账",
+        "Item {gdsMtno} is kept in {bookUnit}, not {unit}: a WMS-driven book cannot post it",
+    ),
+    "BZ-WMS-BATCH-EMPTY": ErrorSpec("invalid", "本批没有记录", "The batch has no records"),
+    "BZ-WMS-BATCH-TOO-LARGE": ErrorSpec(
+        "too_large",
+        "本批 {records} 条记录，超过每批 {limit} 条上限",
+        "The batch has {records} records, over the limit of {limit}",
+    ),
+    "BZ-WMS-BATCH-REF-CONFLICT": ErrorSpec(
+        "conflict",
+        "批次 {batchRef} 已以不同内容接收过",
+        "Batch {batchRef} was already received with different content",
+    ),
+    "BZ-WMS-FILE-TYPE": ErrorSpec(
+        "invalid",
+        "无法识别的文件类型 {name}（支持 .csv .json .xml）",
+        "Unrecognised file type {name} (.csv, .json and .xml are read)",
+    ),
+    "BZ-WMS-FILE-ENCODING": ErrorSpec(
+        "invalid",
+        "第 {line} 行无法按 {encoding} 解码",
+        "Line {line} cannot be decoded as {encoding}",
+    ),
+    "BZ-WMS-FILE-FORMAT": ErrorSpec("invalid", "文件格式错误：{reason}", "The file is malformed: {reason}"),
+    "BZ-WMS-FILE-COLUMNS": ErrorSpec("invalid", "文件缺少必需的列：{columns}", "The file lacks required columns: {columns}"),
+    # Book lifecycle and write-off (M19)
+    "BZ-BOOK-ACTION": ErrorSpec(
+        "invalid",
+        "未知的账册操作 {action}（可选：open、suspend、resume、close）",
+        "Unknown book action {action} (open, suspend, resume, close)",
+    ),
+    "BZ-BOOK-STATE": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 当前为 {status}，不能{action_zh}（{action}）",
+        "Book {putrecNo} is {status}: {action} is not possible",
+    ),
+    "BZ-BOOK-CLOSE-BLOCKED": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 尚有 {items} 项库存、{writeoffs} 个未完成的核销，不能注销",
+        "Book {putrecNo} still holds stock of {items} items and has {writeoffs} write-offs under way; it cannot be closed",
+    ),
+    "BZ-BOOK-NOT-ACTIVE": ErrorSpec(
+        "conflict", "账册 {putrecNo} 当前为 {status}，不能记账", "Book {putrecNo} is {status}: nothing can be posted to it"
+    ),
+    "BZ-M3-NOT-ELIGIBLE": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 不能由 WMS 驱动：须为联网（{networked}）的高级认证企业（{credit}）的物流账册（{bookType}）",
+        "Book {putrecNo} cannot be WMS-driven: it must be a logistics book ({bookType}) of a WMS-networked ({networked}) "
+        "AEO-advanced enterprise ({credit})",
+    ),
+    "BZ-WRITEOFF-NOT-FOUND": ErrorSpec("not_found", "核销单 {id} 不存在", "Write-off {id} does not exist"),
+    "BZ-WRITEOFF-STATE": ErrorSpec(
+        "conflict", "核销单 {id} 当前为 {status}，不能执行 {action}", "Write-off {id} is {status}: {action} is not possible"
+    ),
+    "BZ-WRITEOFF-OVERLAP": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 的核销期间与核销单 {other} 重叠",
+        "The period overlaps write-off {other} of book {putrecNo}",
+    ),
+    "BZ-WRITEOFF-NO-STOCKTAKE": ErrorSpec(
+        "conflict",
+        "账册 {putrecNo} 在 {periodFrom} 至 {periodTo} 之间没有盘点数据，无法核销",
+        "Book {putrecNo} has no stocktake between {periodFrom} and {periodTo} to write off against",
+    ),
+    "BZ-WRITEOFF-UNEXPLAINED": ErrorSpec(
+        "conflict",
+        "核销单 {id} 有 {count} 行差异未说明：{lines}",
+        "Write-off {id} has {count} differences without an explanation: {lines}",
+    ),
+    "BZ-WRITEOFF-EXPLANATION": ErrorSpec(
+        "invalid",
+        "差异说明应为 2–{limit} 个字符（现为 {length}）",
+        "An explanation must be 2–{limit} characters (it is {length})",
+    ),
+    "BZ-WRITEOFF-LINE": ErrorSpec("invalid", "核销单 {id} 没有第 {line} 行", "Write-off {id} has no line {line}"),
+    # Reconciliation (W2/W3)
+    "BZ-RECON-PERIOD": ErrorSpec("invalid", "比对期间不合法：{reason_zh}", "The comparison period is invalid: {reason_en}"),
+    "BZ-RECON-NOT-FOUND": ErrorSpec("not_found", "比对记录 {id} 不存在", "Reconciliation record {id} does not exist"),
+    "BZ-RECON-CLASS": ErrorSpec(
+        "invalid", "未知的差异类别 {cls}（可选：{known}）", "Unknown discrepancy class {cls} (known: {known})"
+    ),
     "BZ-DB-UNAVAILABLE": ErrorSpec(
         "unavailable",
         "数据库连接中断，本次请求未生效，请稍后用同一 Idempotency-Key 重试（{ref}）",
         "The database connection was lost and this request took no effect; retry shortly with the same Idempotency-Key ({ref})",
     ),
 }
+
+
+def _text(s: str) -> str:
+    """``s`` as valid Unicode: a lone surrogate a client sent (JSON allows one) becomes U+FFFD.
+
+    Echoing a refused value must never make the refusal itself unencodable.
+    """
+    return s.encode("utf-8", "replace").decode("utf-8")
 
 
 class BzError(Exception):
@@ -279,22 +396,26 @@ class BzError(Exception):
         spec = CATALOGUE[self.code]
         template = spec.zh if lang.startswith("zh") else spec.en
         try:
-            return template.format(**self.detail)
+            return _text(template.format(**self.detail))
         except (KeyError, IndexError, ValueError):
             return template
 
     def public_detail(self) -> dict[str, Any]:
         """Detail without the helper keys used only to fill message templates."""
-        return {k: v for k, v in self.detail.items() if not k.endswith(("_zh", "_en"))}
+        return {k: _text(v) if isinstance(v, str) else v for k, v in self.detail.items() if not k.endswith(("_zh", "_en"))}
 
 
 class ErrorGroup(BzError):
-    """Several refusals of one request, reported together; the first gives code and message."""
+    """Several refusals of one request, reported together.
 
-    def __init__(self, errors: list[BzError]) -> None:
+    The first gives code and message, unless a ``head`` sums them up (a rejected batch: the head
+    says how many records were refused, the errors say which and why).
+    """
+
+    def __init__(self, errors: list[BzError], head: BzError | None = None) -> None:
         if not errors:
             raise ValueError("an ErrorGroup needs at least one error")
-        first = errors[0]
+        first = head or errors[0]
         super().__init__(first.code, **first.detail)
         self.errors = errors
 

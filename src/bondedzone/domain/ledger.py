@@ -33,6 +33,9 @@ class DocType(StrEnum):
     INVT = "invt"
     CONVERSION = "conversion"
     CORRECTION = "correction"
+    WRITEOFF = "writeoff"  # M19: an approved 盘盈/盘亏 posted at write-off
+    WMS = "wms"  # M3: a movement of a WMS-driven book
+    BOOK = "book"  # M19: a lifecycle change of the book itself (an event, never a posting)
 
 
 class StockKey(NamedTuple):

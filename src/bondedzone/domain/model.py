@@ -65,6 +65,8 @@ class Book:
     book_type: v.BookType
     owner_uscc: str
     master_cuscd: str
+    status: str = "active"  # M19 lifecycle: applied, active, suspended, closed
+    wms_driven: bool = False  # M3: the ledger follows the WMS's movements
 
     @classmethod
     def open(cls, *, putrec_no: str, book_type: str, owner: Enterprise, master_cuscd: str) -> Book:

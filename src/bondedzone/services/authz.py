@@ -58,6 +58,13 @@ class Action(StrEnum):
     GATE_RELEASE = "release a vehicle held at the gate"
     ENTRY_RELEASE = "release summary declarations"
     HAZCHEM_READ = "read the shared hazardous-chemicals feed"
+    WMS_WRITE = "send WMS movements and stocktakes"
+    WMS_READ = "read WMS data and reconciliation findings"
+    RECONCILE = "run a reconciliation"
+    BOOK_LIFECYCLE = "open, suspend, resume or close books"
+    WRITEOFF_WRITE = "prepare, explain and submit write-offs"
+    WRITEOFF_DECIDE = "approve or return write-offs"
+    WRITEOFF_READ = "read write-offs and their reports"
 
 
 _ZH = {
@@ -78,6 +85,13 @@ _ZH = {
     Action.GATE_RELEASE: "放行卡口扣留车辆",
     Action.ENTRY_RELEASE: "放行概要申报报关单",
     Action.HAZCHEM_READ: "查看共享的危险化学品信息",
+    Action.WMS_WRITE: "报送仓储管理系统（WMS）数据",
+    Action.WMS_READ: "查看 WMS 数据和比对结果",
+    Action.RECONCILE: "发起自动比对",
+    Action.BOOK_LIFECYCLE: "设立、暂停、恢复或注销账册",
+    Action.WRITEOFF_WRITE: "编制、说明和提交核销",
+    Action.WRITEOFF_DECIDE: "审核核销",
+    Action.WRITEOFF_READ: "查看核销及报告",
 }
 
 # Roles that may perform an action on any enterprise's data; ENTERPRISE is handled by ownership.
@@ -101,6 +115,15 @@ _ANY: dict[Action, frozenset[Role]] = {
     Action.ENTRY_RELEASE: frozenset({Role.CUSTOMS}),
     # M4: shared with the zone administration, which sees nothing of the enterprises' books.
     Action.HAZCHEM_READ: frozenset({Role.ZONE_ADMIN, Role.CUSTOMS, Role.AUDITOR}),
+    # M22: the warehouse's own data comes only from its enterprise (its networked WMS).
+    Action.WMS_WRITE: frozenset(),
+    Action.WMS_READ: frozenset({Role.CUSTOMS, Role.AUDITOR}),
+    Action.RECONCILE: frozenset({Role.CUSTOMS}),
+    # M19: the book's lifecycle and the sign-off of a write-off are customs decisions.
+    Action.BOOK_LIFECYCLE: frozenset({Role.CUSTOMS}),
+    Action.WRITEOFF_WRITE: frozenset({Role.CUSTOMS}),
+    Action.WRITEOFF_DECIDE: frozenset({Role.CUSTOMS}),
+    Action.WRITEOFF_READ: frozenset({Role.CUSTOMS, Role.AUDITOR}),
 }
 
 # Actions an enterprise may perform on its own data.
@@ -115,6 +138,11 @@ _OWN: frozenset[Action] = frozenset(
         Action.CONVERT,
         Action.PASS_WRITE,
         Action.PASS_READ,
+        Action.WMS_WRITE,
+        Action.WMS_READ,
+        Action.RECONCILE,
+        Action.WRITEOFF_WRITE,
+        Action.WRITEOFF_READ,
     }
 )
 

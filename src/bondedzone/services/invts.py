@@ -98,8 +98,10 @@ def _move(uow: UnitOfWork, who: Principal, invt_id: int, move: InvtAction, reaso
     if not uow.invts.save_status(moved, expected_version=current.version):
         raise BzError("BZ-INVT-CONCURRENT", id=invt_id)
     writer.event(DocType.INVT, invt_id, current.status.value, moved.status.value, who.subject, reason)
-    if moved.status is InvtStatus.APPROVED:
+    if moved.status is InvtStatus.APPROVED and not rec.book.wms_driven:
         # Approval reads only what it posts of each line (item, status, units), not the descriptions.
+        # A WMS-driven book (M3) posts its movements instead; the list stays the declaration the
+        # comparison checks them against.
         writer.post(DocType.INVT, invt_id, invt_legs(current.impexp_markcd, uow.invts.amounts(invt_id)))
     writer.close()
     return moved

@@ -15,6 +15,10 @@ from bondedzone.domain.model import Book, BookItem, Enterprise, InventoryList
 from bondedzone.domain.passes import OpenCrossing
 from bondedzone.domain.rules.m7_multi_truck import Delivery
 from bondedzone.domain.rules.m9_status_conversion import StatusConversion
+from bondedzone.domain.rules.m19_writeoff import ItemInfo, WriteOffLine, WriteOffStatus
+from bondedzone.domain.rules.w2_comparison import Finding
+from bondedzone.domain.wms import Movement as WmsMovement
+from bondedzone.domain.wms import StockLine as WmsStockLine
 
 
 @dataclass(frozen=True)
@@ -136,11 +140,14 @@ class EnterpriseRepo(Protocol):
 
 
 class BookRepo(Protocol):
-    def add(self, book: Book) -> int: ...
+    def add(self, book: Book, status: str = "active") -> int: ...
     def get(self, putrec_no: str) -> BookRecord | None: ...
     def get_by_id(self, book_id: int) -> BookRecord: ...
     def all(self, owner_uscc: str | None = None) -> list[Book]: ...
     def lock_head(self, book_id: int) -> ChainHead: ...
+    def lock_for_posting(self, book_id: int) -> tuple[ChainHead, str]: ...
+    def set_status(self, book_id: int, status: str) -> None: ...
+    def set_wms_driven(self, book_id: int, on: bool) -> None: ...
     def set_head(self, book_id: int, head: ChainHead) -> None: ...
     def heads(self) -> list[tuple[int, str, ChainHead]]: ...
     def add_item(self, book_id: int, item: BookItem) -> None: ...
@@ -267,6 +274,152 @@ class GateRepo(Protocol):
     def hazchem(self, after_id: int, limit: int) -> list[HazchemRow]: ...
 
 
+StockKey4 = tuple[str, int, str, str, str]  # snapshotRef, book id, gdsMtno, stockStatus, location
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A received WMS batch, as stored: what identifies its content and what the sender was told."""
+
+    id: int
+    fingerprint: str
+    answer: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReconRun:
+    """A comparison run on demand (W2)."""
+
+    id: int
+    requested_by: str
+    owner_uscc: str | None
+    putrec_no: str | None
+    period_from: datetime
+    period_to: datetime
+    tolerance_s: int
+    engine: str
+    counts: dict[str, Any]
+    rows_compared: int
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A stored discrepancy (of a run, or of the continuous set when ``run_id`` is None)."""
+
+    id: int
+    run_id: int | None
+    book_id: int
+    putrec_no: str
+    cls: str
+    scope: str
+    ref: str
+    line: int | None
+    gds_mtno: str | None
+    stock_status: str | None
+    wms_units: int | None
+    other_units: int | None
+    diff_units: int | None
+    adjust_units: int | None
+    wms_unitcd: str | None
+    other_unitcd: str | None
+    wms_status: str | None
+    other_status: str | None
+    n: int | None
+    at: datetime | None
+    first_seen_at: datetime
+
+
+class WmsRepo(Protocol):
+    def enterprise_id(self, uscc: str) -> int | None: ...
+    def book_ids(self, putrec_nos: Collection[str], owner_uscc: str | None = None) -> dict[str, int]: ...
+    def books_of(
+        self, owner_uscc: str | None, putrec_no: str | None = None, *, networked: bool = False
+    ) -> dict[int, tuple[str, str]]: ...
+    def batch_by_ref(self, enterprise_id: int, batch_ref: str) -> BatchRecord | None: ...
+    def add_batch(
+        self,
+        *,
+        enterprise_id: int,
+        batch_ref: str | None,
+        fingerprint: str,
+        kind: str,
+        source: str,
+        filename: str | None,
+        counts: tuple[int, int, int, int],
+        answer: dict[str, Any],
+    ) -> int: ...
+    def set_batch_answer(self, batch_id: int, answer: dict[str, Any]) -> None: ...
+    def movement_prints(self, enterprise_id: int, refs: Collection[str]) -> dict[str, str]: ...
+    def stock_prints(self, enterprise_id: int, keys: Collection[StockKey4]) -> dict[StockKey4, str]: ...
+    def add_movements(self, enterprise_id: int, batch_id: int, rows: Sequence[tuple[int, WmsMovement]]) -> None: ...
+    def add_stock_lines(self, enterprise_id: int, batch_id: int, rows: Sequence[tuple[int, WmsStockLine]]) -> None: ...
+    def counts(self, book_ids: Collection[int]) -> dict[str, int]: ...
+    def last_movement_id(self) -> int: ...
+    def changed_books(self, cursors: dict[str, int]) -> tuple[dict[str, int], set[int]]: ...
+    def books_with_wms_data(self) -> set[int]: ...
+    def relations(self, book_ids: Collection[int], until: datetime) -> dict[str, list[tuple[object, ...]]]: ...
+    def add_run(self, run: ReconRun) -> int: ...
+    def get_run(self, run_id: int) -> ReconRun | None: ...
+    def add_findings(self, run_id: int | None, book_ids: dict[str, int], findings: Sequence[Finding]) -> None: ...
+    def findings(
+        self, run_id: int | None, book_ids: Collection[int], *, cls: str | None, limit: int, offset: int
+    ) -> tuple[list[StoredFinding], int]: ...
+    def replace_open(self, book_ids: Collection[int], findings: Sequence[Finding], putrec_ids: dict[str, int]) -> None: ...
+    def finding(self, finding_id: int, book_ids: Collection[int]) -> StoredFinding | None: ...
+    def evidence(self, book_id: int, finding: StoredFinding) -> dict[str, list[dict[str, Any]]]: ...
+
+
+@dataclass(frozen=True)
+class Stocktake:
+    """The WMS count a write-off is checked against: by item code and status, (units, unit code)."""
+
+    snapshot_ref: str
+    taken_at: datetime
+    counted: dict[str, dict[str, tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class WriteOff:
+    """A write-off (核销) of a book over a period (M19)."""
+
+    id: int
+    book_id: int
+    putrec_no: str
+    owner_uscc: str
+    owner_name: str
+    period_from: datetime
+    period_to: datetime  # the stocktake's time
+    requested_to: datetime
+    snapshot_ref: str
+    status: WriteOffStatus
+    version: int
+    created_by: str
+    created_at: datetime
+    submitted_at: datetime | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    lines: tuple[WriteOffLine, ...] = ()
+
+
+class WriteOffRepo(Protocol):
+    def items(self, book_id: int) -> dict[int, ItemInfo]: ...
+    def ledger_figures(
+        self, book_id: int, period_from: datetime, until: datetime
+    ) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str], int], dict[tuple[int, str], int]]: ...
+    def stock_left(self, book_id: int) -> int: ...
+    def latest_stocktake(self, book_id: int, period_from: datetime, period_to: datetime) -> Stocktake | None: ...
+    def overlapping(self, book_id: int, period_from: datetime, period_to: datetime) -> int | None: ...
+    def open_count(self, book_id: int) -> int: ...
+    def add(self, wo: WriteOff) -> int: ...
+    def get(self, writeoff_id: int, *, lock: bool = False) -> WriteOff | None: ...
+    def search(self, book_ids: Sequence[int], *, limit: int, offset: int) -> tuple[list[WriteOff], int]: ...
+    def save(self, wo: WriteOff, expected_version: int) -> bool: ...
+    def explain(self, writeoff_id: int, putrec_seqno: int, stock_status: str, text: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back."""
 
@@ -286,6 +439,10 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyRepo: ...
     @property
     def gate(self) -> GateRepo: ...
+    @property
+    def wms(self) -> WmsRepo: ...
+    @property
+    def writeoffs(self) -> WriteOffRepo: ...
 
     def now(self) -> datetime: ...
     def commit(self) -> None: ...

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from bondedzone.domain import chain, ledger
 from bondedzone.domain.chain import ChainHead
 from bondedzone.domain.ledger import DocType, Leg
+from bondedzone.domain.rules import m19_writeoff
 from bondedzone.services.ports import NewEvent, NewPosting, UnitOfWork
 
 
@@ -22,7 +23,8 @@ class ChainWriter:
         self.uow = uow
         self.book_id = book_id
         self.putrec_no = putrec_no
-        self.head = uow.books.lock_head(book_id)
+        self.head, status = uow.books.lock_for_posting(book_id)
+        self.status = m19_writeoff.BookStatus(status)
         self.now = uow.now()
 
     def event(
@@ -48,7 +50,11 @@ class ChainWriter:
         )
 
     def post(self, doc_type: DocType, doc_id: int, legs: Sequence[Leg]) -> None:
-        """Check ``legs`` against the balances and post them all, or raise and post none."""
+        """Check ``legs`` against the balances and post them all, or raise and post none.
+
+        Only an active book posts (M19): a suspended, closed or merely applied-for book refuses.
+        """
+        m19_writeoff.require_posting(self.putrec_no, self.status)
         balances = self.uow.ledger.balances(self.book_id, ledger.keys_of(legs))
         net = ledger.plan(balances, legs)
         doc, now, recorded_at = doc_type.value, self.now, chain.timestamp(self.now)

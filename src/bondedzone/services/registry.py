@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bondedzone.domain.errors import BzError
 from bondedzone.domain.model import Book, BookItem, Enterprise
+from bondedzone.domain.rules.m19_writeoff import BookStatus
 from bondedzone.services.authz import Action, Principal, Role, may, require_role
 from bondedzone.services.ports import BookRecord, UnitOfWork
 
@@ -75,8 +76,10 @@ def open_book(uow: UnitOfWork, who: Principal, cmd: OpenBook) -> Book:
     book = Book.open(putrec_no=cmd.putrec_no, book_type=cmd.book_type, owner=owner, master_cuscd=cmd.master_cuscd)
     if uow.books.get(book.putrec_no) is not None:
         raise BzError("BZ-BOOK-DUPLICATE", putrecNo=book.putrec_no)
-    uow.books.add(book)
-    return book
+    # M19: customs sets a book up (设立); an enterprise's own request waits for customs to open it.
+    status = BookStatus.APPLIED if who.role is Role.ENTERPRISE else BookStatus.ACTIVE
+    uow.books.add(book, status.value)
+    return replace(book, status=status.value)
 
 
 def book_for(uow: UnitOfWork, who: Principal, putrec_no: str, action: Action) -> BookRecord:

@@ -12,18 +12,22 @@ comparison knows, each in a way that causes exactly one finding, and returns the
 expected (:attr:`ZoneData.truth`) — so a comparison can be scored for precision and recall.
 Normal activity ends early enough on the last day that nothing is accidentally a timing lag.
 
-Pure: no clock, no I/O; the same arguments give the same data.
+:func:`generate` is pure: no clock, no I/O; the same arguments give the same data.
+:func:`load` puts a generated zone into the database through the services.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bondedzone.domain.rules import w2_comparison as w2
 from bondedzone.domain.rules.w2_comparison import Cls, Scope
+from bondedzone.services.authz import Principal, Role
+from bondedzone.services.ports import UnitOfWorkFactory
 
 HOUR = 3_600_000_000  # µs
 DAY = 24 * HOUR
@@ -74,7 +78,7 @@ class Decl:
     from_status: str | None
     qty: int
     unit: str
-    at: int
+    ts: int
 
 
 @dataclass
@@ -89,7 +93,7 @@ class Movement:
     from_status: str | None
     qty: int
     unit: str
-    at: int
+    ts: int
     doc_no: str | None
     doc_line: int | None
     from_location: str | None = None
@@ -139,10 +143,10 @@ class ZoneData:
         for d in self.decls:
             if d.kind == "C":
                 assert d.from_status is not None
-                out.append((d.book, d.mtno, d.from_status, -d.qty, d.at))
-                out.append((d.book, d.mtno, d.status, d.qty, d.at))
+                out.append((d.book, d.mtno, d.from_status, -d.qty, d.ts))
+                out.append((d.book, d.mtno, d.status, d.qty, d.ts))
             else:
-                out.append((d.book, d.mtno, d.status, d.qty if d.kind == "I" else -d.qty, d.at))
+                out.append((d.book, d.mtno, d.status, d.qty if d.kind == "I" else -d.qty, d.ts))
         return out
 
     def rows(self) -> dict[str, list[tuple[object, ...]]]:
@@ -150,11 +154,11 @@ class ZoneData:
         return {
             "items": [(i.book, i.mtno, i.unit) for i in self.items],
             "decls": [
-                (d.book, d.doc_no, d.line, d.kind, d.mtno, d.status, d.from_status, d.qty, d.unit, d.at) for d in self.decls
+                (d.book, d.doc_no, d.line, d.kind, d.mtno, d.status, d.from_status, d.qty, d.unit, d.ts) for d in self.decls
             ],
             "postings": list(self.postings),
             "movements": [
-                (m.book, m.ref, m.kind, m.mtno, m.status, m.from_status, m.qty, m.unit, m.at, m.doc_no, m.doc_line)
+                (m.book, m.ref, m.kind, m.mtno, m.status, m.from_status, m.qty, m.unit, m.ts, m.doc_no, m.doc_line)
                 for m in self.movements
             ],
             "stock": [(s.book, s.taken_at, s.mtno, s.status, s.unit, s.qty) for s in self.stock],
@@ -240,8 +244,8 @@ def generate(
 def _day(data: ZoneData, b: _Book, day0: int, lists: int) -> None:
     """One ordinary day of a book: everything settles by 21:00, five hours before midnight."""
     rng = b.rng
-    for _ in range(lists):
-        at = day0 + rng.randrange(1 * HOUR, 17 * HOUR)
+    # In time order, so that what the ledger holds when a list is approved is what was declared before it.
+    for at in sorted(day0 + rng.randrange(1 * HOUR, 16 * HOUR) for _ in range(lists)):
         if rng.random() < 0.55 or not any(q > 0 for q in b.declared.values()):
             _inbound(data, b, at)
         else:
@@ -252,8 +256,8 @@ def _day(data: ZoneData, b: _Book, day0: int, lists: int) -> None:
             Movement(b.book, b.ref(), "transfer", it.mtno, BONDED, None, rng.randint(1, 20) * UNIT, it.unit,
                      day0 + rng.randrange(1 * HOUR, 18 * HOUR), None, None, "A-01", "B-02")
         )  # fmt: skip
-    if rng.random() < 0.3:
-        _conversion(data, b, day0 + rng.randrange(1 * HOUR, 17 * HOUR))
+    if rng.random() < 0.3:  # after the day's lists
+        _conversion(data, b, day0 + rng.randrange(16 * HOUR, 17 * HOUR))
 
 
 def _deliver(data: ZoneData, b: _Book, d: Decl, kind: str) -> None:
@@ -263,7 +267,7 @@ def _deliver(data: ZoneData, b: _Book, d: Decl, kind: str) -> None:
     if d.qty >= 2 * UNIT and rng.random() < 0.3:
         first = rng.randint(1, d.qty // UNIT - 1) * UNIT
         parts = [first, d.qty - first]
-    t = d.at
+    t = d.ts
     for q in parts:
         t += rng.randrange(10 * 60_000_000, 2 * HOUR)
         data.movements.append(Movement(b.book, b.ref(), kind, d.mtno, d.status, d.from_status, q, d.unit, t, d.doc_no, d.line))
@@ -328,6 +332,12 @@ def _inject(data: ZoneData, books: list[_Book], rng: random.Random, k: int) -> N
     rng.shuffle(candidates)
     taken = iter(candidates)
 
+    def pick() -> Movement:
+        m = next(taken, None)
+        if m is None:
+            raise ValueError("too few declaration lines to inject into: generate more days or lists")
+        return m
+
     def add(kind: str, key: Key) -> None:
         _add(data, kind, key)
 
@@ -352,10 +362,19 @@ def _inject(data: ZoneData, books: list[_Book], rng: random.Random, k: int) -> N
             ("unit_mismatch", Cls.UNIT_MISMATCH),
             ("status_mismatch", Cls.STATUS_MISMATCH),
         ):
-            hit = next(taken, None)
-            if hit is None:
-                raise ValueError("too few declaration lines to inject into: generate more days or lists")
-            m = hit
+            if kind == "status_mismatch":
+                # A new line received under the wrong status after the last ordinary movement, so
+                # the WMS's stock of it in the declared status never goes below zero.
+                b = rng.choice(books)
+                it = rng.choice(b.items)
+                d = Decl(b.book, b.doc("I"), 1, "I", it.mtno, BONDED, None, 5 * UNIT, it.unit, quiet_end - 20 * 60_000_000)
+                data.decls.append(d)
+                m = Movement(
+                    b.book, b.ref("XS"), "receipt", it.mtno, BONDED, None, d.qty, it.unit, d.ts + 600_000_000, d.doc_no, 1
+                )
+                data.movements.append(m)
+            else:
+                m = pick()
             if kind == "quantity_mismatch":
                 m.qty += rng.randint(1, 10) * UNIT
             elif kind == "unit_mismatch":
@@ -392,7 +411,7 @@ def _stocktake(data: ZoneData, books: list[_Book], taken_at: int) -> None:
     stock: dict[tuple[str, str, str], int] = defaultdict(int)
     units: dict[tuple[str, str], str] = {}
     for m in data.movements:
-        if m.at > taken_at:
+        if m.ts > taken_at:
             continue
         units[(m.book, m.mtno)] = units.get((m.book, m.mtno), m.unit)
         if m.kind in ("receipt", "adjustment"):
@@ -405,6 +424,8 @@ def _stocktake(data: ZoneData, books: list[_Book], taken_at: int) -> None:
             stock[(m.book, m.mtno, m.status)] += m.qty
     item_units = {(i.book, i.mtno): i.unit for i in data.items}
     for (book, mtno, status), q in sorted(stock.items()):
+        if q < 0:
+            raise AssertionError(f"the simulation let the WMS stock of {book} {mtno} {status} go below zero: {q}")
         if q != 0:
             unit = item_units.get((book, mtno), units[(book, mtno)])
             data.stock.append(StockLine(book, taken_at, mtno, status, unit, q))
@@ -463,3 +484,171 @@ def score(found: set[Key], truth: set[Key]) -> tuple[float, float]:
     precision = hit / len(found) if found else 1.0
     recall = hit / len(truth) if truth else 1.0
     return precision, recall
+
+
+class SettableClock:
+    """A clock the loader moves to each synthetic event's time (one microsecond on per reading)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def set(self, t: datetime) -> None:
+        """Move to ``t`` (never backwards: the ledger's chain keeps time order)."""
+        self.t = max(self.t, t)
+
+    def __call__(self) -> datetime:
+        """The current time, one microsecond later than the previous reading."""
+        self.t += timedelta(microseconds=1)
+        return self.t
+
+
+def _at(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+
+
+@dataclass
+class Loaded:
+    """What :func:`load` made: the enterprises' USCCs and each synthetic document's real number."""
+
+    usccs: dict[str, str]  # book -> enterprise USCC
+    doc_numbers: dict[tuple[str, str], str]  # (book, synthetic doc_no) -> bondInvtNo or entry no
+
+    def truth(self, data: ZoneData) -> set[Key]:
+        """The ground truth with declaration numbers as the loaded zone has them."""
+        return {
+            (k[0], k[1], k[2], self.doc_numbers.get((k[2], k[3]), k[3]) if k[1] == Scope.DECLARATION.value else k[3], k[4], k[5])
+            for k in data.truth
+        }
+
+
+def load(
+    uow_factory: UnitOfWorkFactory,
+    clock: SettableClock,
+    data: ZoneData,
+    *,
+    usccs: list[str],
+    customs_codes: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Loaded:
+    """Put a generated zone into the database through the services, as it would have happened.
+
+    Enterprises, books and items are registered by customs; every declaration is entered,
+    declared and approved at its synthetic time (so the ledger posts then); conversions likewise;
+    then every WMS movement and the stocktake arrive as the enterprise's WMS batches. ``usccs``
+    gives a valid USCC per enterprise (the caller computes the check characters).
+    """
+    from bondedzone.domain.model import InvtLineInput
+    from bondedzone.domain.rules.m9_status_conversion import ConversionLineInput
+    from bondedzone.services import conversions, invts, registry
+    from bondedzone.services import wms as wms_service
+
+    if len(usccs) < len(data.enterprises):
+        raise ValueError("one USCC per enterprise")
+    customs = Principal(Role.CUSTOMS, None, "system:synth")
+    book_uscc = {e.book: usccs[i] for i, e in enumerate(data.enterprises)}
+    seqno: dict[tuple[str, str], int] = {}
+    clock.set(_at(data.params.p_from) - timedelta(days=1))
+    with uow_factory() as uow:
+        for i, e in enumerate(data.enterprises):
+            code = customs_codes[i] if customs_codes else f"5301{90 + i // 10000:02d}{i % 10000:04d}"
+            registry.register_enterprise(
+                uow, customs, registry.RegisterEnterprise(usccs[i], code, e.name, "aeo_advanced", True, True)
+            )
+            registry.open_book(uow, customs, registry.OpenBook(e.book, "logistics", usccs[i], "5301"))
+        for it in data.items:
+            n = sum(1 for k in seqno if k[0] == it.book) + 1
+            seqno[(it.book, it.mtno)] = n
+            registry.add_book_item(uow, customs, registry.AddBookItem(it.book, n, it.mtno, it.gdecd, it.gds_nm, it.unit))
+        uow.commit()
+    docs: dict[tuple[str, str], list[Decl]] = defaultdict(list)
+    for d in sorted(data.decls, key=lambda d: (d.ts, d.book, d.doc_no, d.line)):
+        docs[(d.book, d.doc_no)].append(d)
+    numbers: dict[tuple[str, str], str] = {}
+    total = len(docs)
+    for n, ((book, doc_no), lines) in enumerate(sorted(docs.items(), key=lambda kv: (kv[1][0].ts, kv[0])), start=1):
+        clock.set(_at(lines[0].ts))
+        owner = Principal(Role.ENTERPRISE, book_uscc[book], "synth")
+        with uow_factory() as uow:
+            first = lines[0]
+            if first.kind == "C":
+                assert first.from_status is not None
+                conversions.convert_status(
+                    uow,
+                    customs,
+                    conversions.ConvertStatus(
+                        book, doc_no, first.from_status, first.status,
+                        [ConversionLineInput(d.line, seqno[(book, d.mtno)], _qty_str(d.qty), d.unit) for d in lines],
+                    ),
+                )  # fmt: skip
+                numbers[(book, doc_no)] = doc_no
+            else:
+                invt = invts.create_invt(
+                    uow,
+                    owner,
+                    invts.CreateInvt(
+                        etps_inner_invt_no=doc_no,
+                        putrec_no=book,
+                        impexp_markcd=first.kind,
+                        supv_modecd="5034",
+                        flow="first_line",
+                        lines=[InvtLineInput(d.line, seqno[(book, d.mtno)], _qty_str(d.qty), d.unit, d.status) for d in lines],
+                    ),
+                )
+                invts.declare_invt(uow, owner, invt.id)
+                approved = invts.approve_invt(uow, customs, invt.id)
+                assert approved.bond_invt_no is not None
+                numbers[(book, doc_no)] = approved.bond_invt_no
+            uow.commit()
+        if progress:
+            progress(n, total)
+    clock.set(_at(data.params.p_to))
+    by_book: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for m in sorted(data.movements, key=lambda m: (m.ts, m.ref)):
+        rec: dict[str, object] = {
+            "wmsRef": m.ref,
+            "putrecNo": m.book,
+            "kind": m.kind,
+            "gdsMtno": m.mtno,
+            "dclQty": _qty_str(m.qty),
+            "dclUnitcd": m.unit,
+            "stockStatus": m.status,
+            "occurredAt": _at(m.ts).isoformat(),
+        }
+        if m.from_status:
+            rec["fromStatus"] = m.from_status
+        if m.doc_no is not None:
+            rec["rltNo"] = numbers.get((m.book, m.doc_no), m.doc_no)
+            rec["rltGdsSeqno"] = m.doc_line
+        if m.from_location:
+            rec["fromLocation"], rec["toLocation"] = m.from_location, m.to_location
+        by_book[m.book].append(rec)
+    stock: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for s in data.stock:
+        stock[s.book].append(
+            {
+                "snapshotRef": f"ST-{s.book}-{s.taken_at}",
+                "putrecNo": s.book,
+                "takenAt": _at(s.taken_at).isoformat(),
+                "gdsMtno": s.mtno,
+                "stockStatus": s.status,
+                "dclQty": _qty_str(s.qty),
+                "dclUnitcd": s.unit,
+                "location": s.location,
+            }
+        )
+    for book in sorted(set(by_book) | set(stock)):
+        who = Principal(Role.ENTERPRISE, book_uscc[book], "synth-wms")
+        for kind, recs in (("movements", by_book.get(book, [])), ("stock", stock.get(book, []))):
+            for start in range(0, len(recs), 5000):
+                part = [wms_service.RawRecord(i, None, r) for i, r in enumerate(recs[start : start + 5000], start=1)]
+                if part:
+                    with uow_factory() as uow:
+                        wms_service.ingest(uow, who, kind, part)  # type: ignore[arg-type]
+                        uow.commit()
+    return Loaded(book_uscc, numbers)
+
+
+def _qty_str(units: int) -> str:
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), UNIT)
+    return f"{sign}{whole}.{frac:05d}".rstrip("0").rstrip(".")

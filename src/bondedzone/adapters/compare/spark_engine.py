@@ -41,7 +41,11 @@ def session(master: str = "local[2]", *, app_name: str = "bondedzone-w2", conf: 
 def run(spark: Any, sources: Mapping[str, Path], params: w2.Params, *, progress: Progress | None = None) -> list[w2.Finding]:
     """The findings of the comparison over the Parquet ``sources``, in :func:`w2.sort_findings` order."""
     for name in w2.INPUTS:
-        spark.read.parquet(str(sources[name])).createOrReplaceTempView(name)
+        if name in sources:
+            spark.read.parquet(str(sources[name])).createOrReplaceTempView(name)
+        else:  # an optional relation left out: empty
+            cols = ", ".join(f"CAST(NULL AS {ty}) AS {col}" for col, ty in w2.INPUTS[name])
+            spark.sql(f"SELECT {cols} WHERE 1 = 0").createOrReplaceTempView(name)
     plan = w2.steps(params)
     cached = []
     try:

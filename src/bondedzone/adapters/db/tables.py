@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,8 +18,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 
 metadata = MetaData(
     naming_convention={
@@ -32,7 +35,31 @@ metadata = MetaData(
 
 # BIGINT keys on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY is the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-TS = DateTime(timezone=True)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC on both engines and read back aware.
+
+    PostgreSQL keeps ``timestamptz`` as an instant; SQLite keeps text and drops the offset, so a
+    time given as 08:00+08:00 would come back as 08:00 UTC. Converting to UTC before binding makes
+    both engines store the same instant, and a naive value read from SQLite is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+TS = UtcDateTime()
 
 
 def bound(dialect: Any, column: Any, value: Any) -> Any:
@@ -63,6 +90,9 @@ books = Table(
     Column("master_cuscd", String(4), nullable=False),
     Column("chain_seq", BigInteger, nullable=False, default=0),
     Column("chain_head", String(64), nullable=False),
+    # M19: applied, active, suspended, closed. M3: the ledger follows the WMS instead of lists.
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("wms_driven", Boolean, nullable=False, server_default=sa_false()),
 )
 
 book_items = Table(
@@ -354,4 +384,159 @@ hazchem_records = Table(
     Column("dcl_qty", BigInteger, nullable=False),
     Column("dcl_unitcd", String(3), nullable=False),
     Column("recorded_at", TS, nullable=False),
+)
+
+# -- WMS networking and reconciliation (M3, M19, M22, W1–W4) -------------------------------------
+
+# One received batch (API request, upload or dropped file). ``answer`` is what the sender was told,
+# returned again when the same batchRef is sent again.
+wms_batches = Table(
+    "wms_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("batch_ref", String(64), nullable=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("records", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("answer", JSON, nullable=False),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("enterprise_id", "batch_ref", name="uq_wms_batches_ref"),
+)
+
+# A WMS stock movement; (enterprise, wms_ref) is its identity: sent twice, it is stored once.
+wms_movements = Table(
+    "wms_movements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("wms_ref", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("gds_mtno", String(32), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("stock_status", String(16), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("occurred_at", TS, nullable=False),
+    Column("rlt_no", String(64), nullable=True),
+    Column("rlt_gds_seqno", Integer, nullable=True),
+    Column("from_location", String(32), nullable=True),
+    Column("to_location", String(32), nullable=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("batch_id", Id, ForeignKey("wms_batches.id"), nullable=False),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("enterprise_id", "wms_ref", name="uq_wms_movements_ref"),
+    Index("ix_wms_movements_book_time", "book_id", "occurred_at"),
+)
+
+# A line of a WMS stocktake (盘点); ``location`` is '' when the WMS counts per item only.
+wms_stock_lines = Table(
+    "wms_stock_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enterprise_id", Id, ForeignKey("enterprises.id"), nullable=False),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("snapshot_ref", String(64), nullable=False),
+    Column("taken_at", TS, nullable=False),
+    Column("gds_mtno", String(32), nullable=False),
+    Column("stock_status", String(16), nullable=False),
+    Column("location", String(32), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("batch_id", Id, ForeignKey("wms_batches.id"), nullable=False),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint(
+        "enterprise_id", "snapshot_ref", "book_id", "gds_mtno", "stock_status", "location", name="uq_wms_stock_line"
+    ),
+    Index("ix_wms_stock_book_time", "book_id", "taken_at"),
+)
+
+# A comparison run (W2) on demand, and its findings.
+recon_runs = Table(
+    "recon_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("requested_by", String(64), nullable=False),
+    Column("owner_uscc", String(18), nullable=True),  # set when an enterprise ran it on its own books
+    Column("putrec_no", String(12), nullable=True),
+    Column("period_from", TS, nullable=False),
+    Column("period_to", TS, nullable=False),
+    Column("tolerance_s", Integer, nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("rows_compared", BigInteger, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=False),
+)
+
+recon_findings = Table(
+    "recon_findings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("recon_runs.id"), nullable=True),  # NULL: the continuous set (W3)
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("cls", String(32), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("line", BigInteger, nullable=True),
+    Column("gds_mtno", String(32), nullable=True),
+    Column("stock_status", String(16), nullable=True),
+    Column("wms_units", BigInteger, nullable=True),
+    Column("other_units", BigInteger, nullable=True),
+    Column("diff_units", BigInteger, nullable=True),
+    Column("adjust_units", BigInteger, nullable=True),
+    Column("wms_unitcd", String(3), nullable=True),
+    Column("other_unitcd", String(3), nullable=True),
+    Column("wms_status", String(16), nullable=True),
+    Column("other_status", String(16), nullable=True),
+    Column("n", BigInteger, nullable=True),
+    Column("at", TS, nullable=True),
+    Column("first_seen_at", TS, nullable=False),
+    Index("ix_recon_findings_run", "run_id", "book_id"),
+    Index("ix_recon_findings_book", "book_id", "run_id"),
+)
+
+# M19: a write-off (核销) of a book over a period, against a stocktake, and its lines.
+writeoffs = Table(
+    "writeoffs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("book_id", Id, ForeignKey("books.id"), nullable=False),
+    Column("period_from", TS, nullable=False),
+    Column("period_to", TS, nullable=False),  # the stocktake's time: the period ends with the count
+    Column("requested_to", TS, nullable=False),
+    Column("snapshot_ref", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("submitted_at", TS, nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("decision_note", Text, nullable=True),
+    Index("ix_writeoffs_book", "book_id", "period_from"),
+)
+
+writeoff_lines = Table(
+    "writeoff_lines",
+    metadata,
+    Column("writeoff_id", Id, ForeignKey("writeoffs.id"), primary_key=True),
+    Column("putrec_seqno", BigInteger, primary_key=True),
+    Column("stock_status", String(16), primary_key=True),
+    Column("gds_mtno", String(32), nullable=False),
+    Column("gds_nm", String(512), nullable=False),
+    Column("dcl_unitcd", String(3), nullable=False),
+    Column("opening", BigInteger, nullable=False),
+    Column("in_units", BigInteger, nullable=False),
+    Column("out_units", BigInteger, nullable=False),
+    Column("counted", BigInteger, nullable=True),
+    Column("counted_unitcd", String(3), nullable=True),
+    Column("explanation", Text, nullable=True),
 )

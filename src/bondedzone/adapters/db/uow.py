@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from bondedzone.adapters.db import tables as t
 from bondedzone.adapters.db.gate_repo import SqlGateRepo
+from bondedzone.adapters.db.wms_repo import SqlWmsRepo
+from bondedzone.adapters.db.writeoff_repo import SqlWriteOffRepo
 from bondedzone.domain import chain
 from bondedzone.domain import values as v
 from bondedzone.domain.chain import ChainHead, StoredLink
@@ -94,11 +96,13 @@ _BOOK_COLS = (
     t.books.c.book_type,
     t.books.c.master_cuscd,
     t.enterprises.c.uscc,
+    t.books.c.status,
+    t.books.c.wms_driven,
 )
 
 
 class SqlBookRepo(_Repo):
-    def add(self, book: Book) -> int:
+    def add(self, book: Book, status: str = "active") -> int:
         ent_id = self.conn.execute(select(t.enterprises.c.id).where(t.enterprises.c.uscc == book.owner_uscc)).scalar_one()
         res = self.conn.execute(
             t.books.insert().values(
@@ -108,6 +112,7 @@ class SqlBookRepo(_Repo):
                 master_cuscd=book.master_cuscd,
                 chain_seq=0,
                 chain_head=chain.GENESIS,
+                status=status,
             )
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -117,7 +122,7 @@ class SqlBookRepo(_Repo):
 
     @staticmethod
     def _rec(r: Any) -> BookRecord:
-        return BookRecord(r.id, Book(r.putrec_no, v.BookType(r.book_type), r.uscc, r.master_cuscd))
+        return BookRecord(r.id, Book(r.putrec_no, v.BookType(r.book_type), r.uscc, r.master_cuscd, r.status, bool(r.wms_driven)))
 
     def get(self, putrec_no: str) -> BookRecord | None:
         r = self.conn.execute(self._q().where(t.books.c.putrec_no == putrec_no)).first()
@@ -136,6 +141,17 @@ class SqlBookRepo(_Repo):
         q = select(t.books.c.chain_seq, t.books.c.chain_head).where(t.books.c.id == book_id).with_for_update()
         r = self.conn.execute(q).one()
         return ChainHead(int(r.chain_seq), r.chain_head)
+
+    def lock_for_posting(self, book_id: int) -> tuple[ChainHead, str]:
+        b = t.books.c
+        r = self.conn.execute(select(b.chain_seq, b.chain_head, b.status).where(b.id == book_id).with_for_update()).one()
+        return ChainHead(int(r.chain_seq), r.chain_head), r.status
+
+    def set_status(self, book_id: int, status: str) -> None:
+        self.conn.execute(update(t.books).where(t.books.c.id == book_id).values(status=status))
+
+    def set_wms_driven(self, book_id: int, on: bool) -> None:
+        self.conn.execute(update(t.books).where(t.books.c.id == book_id).values(wms_driven=on))
 
     def set_head(self, book_id: int, head: ChainHead) -> None:
         self.conn.execute(update(t.books).where(t.books.c.id == book_id).values(chain_seq=head.seq, chain_head=head.hash))
@@ -675,6 +691,8 @@ class SqlUnitOfWork:
         self.tokens = SqlTokenRepo(conn)
         self.idempotency = SqlIdempotencyRepo(conn)
         self.gate = SqlGateRepo(conn, self.clock)
+        self.wms = SqlWmsRepo(conn, self.clock)
+        self.writeoffs = SqlWriteOffRepo(conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,7 @@ Input relations (times ``ts`` are microseconds since the epoch, quantities integ
   ``from_status`` to ``status``) and ``adjustment`` (signed ``qty``); ``doc_no``/``doc_line`` is
   the declaration line the WMS recorded with it (``rltNo``/``rltGdsSeqno``), if any.
 * ``stock(book, taken_at, mtno, status, unit, qty)`` — WMS stocktake snapshot lines.
+* ``modes(book)`` — the books whose ledger follows their WMS (M3); may be absent (none).
 
 The classes of discrepancy (:class:`Cls`) and how each is found:
 
@@ -42,7 +43,8 @@ minus ledger ``l`` should equal what the flows already explain, WMS movements ``
 declarations ``d`` (every flow finding above accounts for its share). The residual
 ``s − l − (w − d)`` is what nothing explains — losses, miscounts, the WMS's own adjustments
 (``adjustment`` movements are deliberately not counted in ``w``, so they surface here, as
-盘盈/盘亏 to be explained at write-off, M19).
+盘盈/盘亏 to be explained at write-off, M19). A WMS-driven book (M3) posts its movements, so its
+ledger already is ``w`` and the residual is ``s − l``.
 """
 
 from __future__ import annotations
@@ -287,7 +289,12 @@ FROM (
 GROUP BY f.book, f.mtno, f.status
 """
 
-_RESIDUAL = "SELECT r.*, r.s - r.l - (r.w - r.d) AS res FROM flows r"
+# A WMS-driven book (M3) posts its movements, so its ledger already is the WMS's flows: what is
+# left unexplained is the stock against the ledger alone.
+_RESIDUAL = """
+SELECT r.*, r.s - r.l - CASE WHEN md.book IS NULL THEN r.w - r.d ELSE 0 END AS res
+FROM flows r LEFT JOIN modes md ON md.book = r.book
+"""
 
 _PER_ITEM = """
 SELECT book, mtno, CAST(SUM(res) AS BIGINT) AS res_total, SUM(CASE WHEN res <> 0 THEN 1 ELSE 0 END) AS n_bad,
@@ -397,6 +404,7 @@ INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("doc_no", "STRING"),
         ("doc_line", "BIGINT"),
     ),
+    "modes": (("book", "STRING"),),  # the WMS-driven books (M3); a book not listed is list-driven
     "stock": (
         ("book", "STRING"),
         ("taken_at", "BIGINT"),

@@ -6,6 +6,9 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import structlog
@@ -13,10 +16,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bondedzone import __version__
+from bondedzone.adapters import background
 from bondedzone.bootstrap import Container
 from bondedzone.domain.errors import BzError
 from bondedzone.entrypoints.api import deps, errors, schemas
-from bondedzone.entrypoints.api.routers import gate, invts, ledger, registry
+from bondedzone.entrypoints.api.routers import gate, invts, ledger, registry, wms, writeoff
 
 log = structlog.get_logger("bondedzone.api")
 
@@ -117,6 +121,26 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def background_loops(container: Container) -> list[Any]:
+    """The server's background work: the continuous comparison (W3) and the watched folder (M22)."""
+    s = container.settings
+    loops: list[Any] = []
+    if s.recon_continuous:
+        loops.append(
+            background.ContinuousReconciler(
+                container.uow,
+                container.compare_engine(),
+                db=container.engine,
+                interval=s.recon_interval_seconds,
+                window=timedelta(days=s.recon_window_days),
+                tolerance=container.recon_tolerance,
+            )
+        )
+    if s.wms_watch_dir:
+        loops.append(background.FolderWatcher(container.uow, Path(s.wms_watch_dir), interval=s.recon_interval_seconds))
+    return loops
+
+
 def create_app(container: Container) -> FastAPI:
     """The API over ``container``."""
 
@@ -127,7 +151,14 @@ def create_app(container: Container) -> FastAPI:
         # and close a PostgreSQL connection per request (a process fork on the server), and would
         # only contend for the GIL: requests beyond the pool wait for a thread instead.
         anyio.to_thread.current_default_thread_limiter().total_tokens = container.settings.pool_size
-        yield
+        loops = background_loops(container)
+        for loop in loops:
+            loop.start()
+        try:
+            yield
+        finally:
+            for loop in loops:
+                loop.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -149,6 +180,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(invts.router)
     app.include_router(ledger.router)
+    app.include_router(wms.router)
+    app.include_router(writeoff.router)
 
     # The last added is the outermost: every request is logged, a refused oversized body too.
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)

@@ -66,6 +66,8 @@ class BookPublic(Camel):
     book_type: str
     uscc: str
     master_cuscd: str
+    status: str  # M19: applied, active, suspended, closed
+    wms_driven: bool  # M3: the ledger follows the WMS
 
 
 class BookItemCreate(Camel):

@@ -7,13 +7,15 @@ posting is checked and chained exactly as a user's would be.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from stdnum.cn import uscc as uscc_lib
 
 from bondedzone.domain.model import InvtLineInput
 from bondedzone.domain.rules.m9_status_conversion import ConversionLineInput
-from bondedzone.services import conversions, invts, registry
+from bondedzone.services import conversions, invts, registry, wms
 from bondedzone.services.authz import Principal, Role
-from bondedzone.services.ports import UnitOfWorkFactory
+from bondedzone.services.ports import UnitOfWork, UnitOfWorkFactory
 
 SYSTEM = Principal(Role.CUSTOMS, None, "system:demo")
 CUSCD = "5301"
@@ -104,6 +106,7 @@ def load(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
                 registry.add_book_item(uow, SYSTEM, registry.AddBookItem(putrec_no, seq, mtno, hs, nm, unit))
                 counts["items"] += 1
         units = {(b, it[0]): it[4] for b, rows in ITEMS.items() for it in rows}
+        numbers: dict[str, str] = {}
         for putrec_no, inner, mark, mode, flow, lines, final in LISTS:
             invt = invts.create_invt(
                 uow,
@@ -126,7 +129,7 @@ def load(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
                 continue
             if final == "draft":
                 continue
-            invts.declare_invt(uow, SYSTEM, invt.id)
+            numbers[inner] = str(invts.declare_invt(uow, SYSTEM, invt.id).bond_invt_no)
             if final == "approved":
                 invts.approve_invt(uow, SYSTEM, invt.id)
             elif final == "rejected":
@@ -144,5 +147,61 @@ def load(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
             ),
         )
         counts["conversions"] += 1
+        counts["wms_records"] = _wms(uow, numbers)
         uow.commit()
     return counts
+
+
+def _wms(uow: UnitOfWork, numbers: dict[str, str]) -> int:
+    """The networked warehouse's WMS data (M22), mostly what was declared.
+
+    A few discrepancies are left for the comparison (W2) to find: 20 bottles short on a line (a
+    timing lag for two hours, then a quantity mismatch), phones nobody declared, broken bottles the
+    WMS wrote off itself (found in the stocktake).
+    """
+    book, who = "T5301W000001", Principal(Role.ENTERPRISE, ENTERPRISES[0][0], "demo:wms")
+    now = uow.now()
+    i1, i2, e3 = numbers["DEMO-I-0001"], numbers["DEMO-I-0002"], numbers["DEMO-E-0003"]
+    moves = [
+        ("WMS-0001", "receipt", "LP-14-SLV", "120", "001", "bonded", None, 9, i1, 1),
+        ("WMS-0002", "receipt", "PH-5G-128", "500", "001", "bonded", None, 9, i1, 2),
+        ("WMS-0003", "receipt", "PH-5G-128", "300", "001", "bonded", None, 8, i1, 2),  # the second truck (M7)
+        ("WMS-0004", "receipt", "WN-BDX-750", "2380", "095", "bonded", None, 8, i1, 3),  # 20 bottles short
+        ("WMS-0005", "receipt", "CS-SERUM-30", "350.5", "035", "non_bonded", None, 7, i2, 1),
+        ("WMS-0006", "status_change", "CS-SERUM-30", "50", "035", "bonded", "non_bonded", 6, "530120260000000017", 1),
+        ("WMS-0007", "issue", "LP-14-SLV", "20", "001", "bonded", None, 5, e3, 1),
+        ("WMS-0008", "issue", "PH-5G-128", "150", "001", "bonded", None, 5, e3, 2),
+        ("WMS-0009", "receipt", "PH-5G-128", "12", "001", "bonded", None, 4, None, None),  # nobody declared these
+        ("WMS-0010", "adjustment", "WN-BDX-750", "-2", "095", "bonded", None, 3, None, None),  # broken bottles
+    ]
+    records: list[dict[str, object]] = []
+    for ref, kind, mtno, qty, unit, status, frm, hours_ago, rlt, seq in moves:
+        rec: dict[str, object] = {
+            "wmsRef": ref, "putrecNo": book, "kind": kind, "gdsMtno": mtno, "dclQty": qty, "dclUnitcd": unit,
+            "stockStatus": status, "occurredAt": (now - timedelta(hours=hours_ago)).isoformat(),
+        }  # fmt: skip
+        if frm:
+            rec["fromStatus"] = frm
+        if rlt:
+            rec["rltNo"], rec["rltGdsSeqno"] = rlt, seq
+        records.append(rec)
+    records.append(
+        {"wmsRef": "WMS-0011", "putrecNo": book, "kind": "transfer", "gdsMtno": "LP-14-SLV", "dclQty": "10", "dclUnitcd": "001",
+         "stockStatus": "bonded", "occurredAt": (now - timedelta(hours=2)).isoformat(), "fromLocation": "A-01-01",
+         "toLocation": "B-02-03"}
+    )  # fmt: skip
+    counted = [
+        ("LP-14-SLV", "100", "001", "bonded"),
+        ("PH-5G-128", "662", "001", "bonded"),
+        ("WN-BDX-750", "2378", "095", "bonded"),
+        ("CS-SERUM-30", "300.5", "035", "non_bonded"),
+        ("CS-SERUM-30", "50", "035", "bonded"),
+    ]
+    stock = [
+        {"snapshotRef": "DEMO-ST-01", "putrecNo": book, "takenAt": uow.now().isoformat(), "gdsMtno": mtno,
+         "stockStatus": status, "dclQty": qty, "dclUnitcd": unit}
+        for mtno, qty, unit, status in counted
+    ]  # fmt: skip
+    wms.ingest(uow, who, "movements", [wms.RawRecord(n, None, r) for n, r in enumerate(records, start=1)])
+    wms.ingest(uow, who, "stock", [wms.RawRecord(n, None, r) for n, r in enumerate(stock, start=1)])
+    return len(records) + len(stock)

@@ -20,6 +20,7 @@ from bondedzone.entrypoints.cli._http import ApiOpt, TokenOpt, err, out
 from bondedzone.entrypoints.cli._http import call as _call
 from bondedzone.entrypoints.cli._http import json_arg as _json_arg
 from bondedzone.entrypoints.cli.gate import gate_app
+from bondedzone.entrypoints.cli.wms import reconcile, synth, wms_app
 
 app = typer.Typer(
     help="bondedzone — customs books, inventory lists, ledger and smart gate of a bonded zone.", no_args_is_help=True
@@ -39,6 +40,9 @@ app.add_typer(invt_app, name="invt")
 app.add_typer(book_app, name="book")
 app.add_typer(ent_app, name="enterprise")
 app.add_typer(gate_app, name="gate")
+app.add_typer(wms_app, name="wms")
+app.command("reconcile")(reconcile)
+app.command("synth")(synth)
 
 
 def _fail(e: BzError) -> None:

@@ -42,7 +42,14 @@ def get_enterprise(uscc: str, c: ContainerDep, who: CurrentPrincipal) -> s.Enter
 
 
 def _book(b: Book) -> s.BookPublic:
-    return s.BookPublic(putrec_no=b.putrec_no, book_type=b.book_type.value, uscc=b.owner_uscc, master_cuscd=b.master_cuscd)
+    return s.BookPublic(
+        putrec_no=b.putrec_no,
+        book_type=b.book_type.value,
+        uscc=b.owner_uscc,
+        master_cuscd=b.master_cuscd,
+        status=b.status,
+        wms_driven=b.wms_driven,
+    )
 
 
 @router.post("/books", status_code=201, response_model=s.BookPublic)
