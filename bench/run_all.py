@@ -20,13 +20,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import common, contention, gate_decisions, http_latency, throughput, w2_compare
+from bench import common, contention, gate_decisions, http_latency, throughput, w2_compare, w3_delay
 
 SIZES = {
     # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client,
     #  gate decisions per client, W2 movements on DuckDB, W2 movements on Spark)
-    "full": {"big": 60, "small": 600, "contention": 300, "http": 100, "gate": 100, "w2": 10_000_000, "w2_spark": 1_000_000},
-    "quick": {"big": 6, "small": 60, "contention": 40, "http": 12, "gate": 12, "w2": 200_000, "w2_spark": 50_000},
+    "full": {
+        "big": 60,
+        "small": 600,
+        "contention": 300,
+        "http": 100,
+        "gate": 100,
+        "w2": 10_000_000,
+        "w2_spark": 1_000_000,
+        "w3": 40,
+        "w3_history": 400,
+    },
+    "quick": {
+        "big": 6,
+        "small": 60,
+        "contention": 40,
+        "http": 12,
+        "gate": 12,
+        "w2": 200_000,
+        "w2_spark": 50_000,
+        "w3": 8,
+        "w3_history": 40,
+    },
 }
 SECTIONS = ["throughput", "contention", "http", "gate", "w2"]
 GOAL_THROUGHPUT = 0.25
@@ -224,9 +244,20 @@ def _w2_section(w: dict[str, Any]) -> tuple[str, str]:
         ]
     c = w.get("continuous")
     rows.append(
-        ["continuous mode: delay from a movement to its finding", "", "", "", "", "", "", "not measured yet"]
+        ["W3 continuous mode: delay from a movement to its finding", "", "", "", "", "", "", "not measured (no PostgreSQL)"]
         if c is None
-        else ["continuous mode: delay from a movement to its finding", "", str(c), "", "", "", "", ""]
+        else [
+            f"W3 continuous mode (PostgreSQL, real server, loop every {c['interval_s']} s; one comparison of the book "
+            f"{c['comparison_ms']} ms): delay from POST /wms/movements to GET /discrepancies showing it, "
+            f"{c['samples']} movements: p50 {c['p50_ms']:,.0f} ms, p99 {c['p99_ms']:,.0f} ms, max {c['max_ms']:,.0f} ms",
+            "",
+            "",
+            "",
+            "",
+            "",
+            f"p50 {c['p50_ratio']:.2f}, p99 {c['p99_ratio']:.2f} × (interval + one comparison)",
+            "—",
+        ]
     )
     title = (
         f"W2 comparison (自动比对印证), DuckDB {w['duckdb']}, vs a bare join + aggregate; fresh process per run, best of "
@@ -323,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     if "w2" in only:
         print(f"… w2: {size['w2']:,} movements on DuckDB, {size['w2_spark']:,} on Spark", flush=True)
         res["w2"] = w2_compare.run(movements=size["w2"], spark_movements=size["w2_spark"])
+        if common.pg_problem() is None:
+            print(f"… w3: continuous mode, {size['w3']} movements one at a time")
+            res["w2"]["continuous"] = w3_delay.run(samples=size["w3"], history=size["w3_history"])
     res["duration_s"] = round(time.perf_counter() - started, 1)
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
