@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import common, contention, gate_decisions, http_latency, throughput, w2_compare, w3_delay
+from bondedzone.domain.rules import w2_comparison as w2
 
 SIZES = {
     # (1,000-line lists, 10-line lists, contention lists per layout and mode, HTTP approvals per client,
@@ -197,7 +198,7 @@ def _w2_section(w: dict[str, Any]) -> tuple[str, str]:
     peak_goal = f"peak < {GOAL_W2_PEAK_MIB:,} MiB {'✔' if w['goal_memory_ok'] else '✘ MISSED'}"
     rows: list[list[Any]] = [
         [
-            f"ours: `duckdb_engine.run`, 12 steps, memory_limit {w['memory_limit']}",
+            f"ours: `duckdb_engine.run`, {len(w2.STEPS)} steps, memory_limit {w['memory_limit']}",
             f"{w['movements']:,}",
             f"{o['seconds']:.2f}",
             f"{o['cpu_s']:.1f}",

@@ -224,3 +224,17 @@ def test_w2_params_refuse_an_empty_period_and_non_integers() -> None:
         w2.Params(10, 10, 0)
     with pytest.raises(TypeError):
         w2.Params(0, 10, "1; DROP TABLE x")  # type: ignore[arg-type]
+
+
+def test_w2_ages_are_measured_now_when_the_period_ends_later() -> None:
+    """A period ending tomorrow must not make a movement of an hour ago look older than it is."""
+    rows = {
+        "items": [(BOOK, "MT1", "007")],
+        "movements": [(BOOK, "R1", "receipt", "MT1", "bonded", None, 5 * U, "007", T0 + H, None, None)],
+    }
+    later = w2.Params(T0, T0 + 24 * H, 2 * H)
+    (f,) = duckdb_engine.run(relations.tables(rows), later)
+    assert f.cls is Cls.MOVEMENT_WITHOUT_DECLARATION  # 23 hours old at the end of the period
+    (f,) = duckdb_engine.run(relations.tables(rows), w2.Params(T0, T0 + 24 * H, 2 * H, as_of=T0 + 2 * H))
+    assert f.cls is Cls.TIMING_LAG  # an hour old now
+    assert w2.Params(T0, T0 + H, 0, as_of=T0 + 5 * H).lag_reference == T0 + H

@@ -281,7 +281,7 @@ def test_m3_the_ledger_follows_the_wms_and_is_still_compared_with_declarations(z
         [
             _receipt(book, "M3-R1", "6", clock.now, rltNo=no, rltGdsSeqno=1),
             _receipt(book, "M3-R2", "4", clock.now, rltNo=no, rltGdsSeqno=1),
-            _receipt(book, "M3-R3", "2", clock.now),  # nobody declared these two
+            _receipt(book, "M3-R3", "2", clock.now - timedelta(hours=3)),  # nobody declared these two, long ago
         ],
     )
     assert answer["accepted"] == 3
@@ -297,7 +297,7 @@ def test_m3_the_ledger_follows_the_wms_and_is_still_compared_with_declarations(z
     _ingest(c, who, "stock", [{**count, "stockStatus": "bonded", "dclQty": "12", "dclUnitcd": "001"}])
     summary = reconcile.run(
         c.uow, f.CUSTOMS, c.compare_engine(), engine_name="duckdb",
-        period_from=start - timedelta(hours=1), period_to=clock.now + timedelta(hours=3), tolerance=timedelta(hours=2),
+        period_from=start - timedelta(hours=6), period_to=clock.now + timedelta(hours=3), tolerance=timedelta(hours=2),
         putrec_no=book,
     )  # fmt: skip
     with c.uow(write=False) as uow:

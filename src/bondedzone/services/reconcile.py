@@ -32,7 +32,7 @@ def _us(at: datetime) -> int:
     return int(at.timestamp()) * 1_000_000 + at.microsecond
 
 
-def params(period_from: datetime, period_to: datetime, tolerance: timedelta) -> w2.Params:
+def params(period_from: datetime, period_to: datetime, tolerance: timedelta, *, now: datetime | None = None) -> w2.Params:
     """The comparison's parameters, or a coded refusal for an empty, reversed or too long period."""
     if period_from.tzinfo is None or period_to.tzinfo is None:
         raise BzError("BZ-RECON-PERIOD", reason_zh="时间须带时区", reason_en="times must carry a zone offset")
@@ -42,7 +42,9 @@ def params(period_from: datetime, period_to: datetime, tolerance: timedelta) -> 
         raise BzError("BZ-RECON-PERIOD", reason_zh="期间不得超过 3 年", reason_en="the period may not exceed 3 years")
     if not (timedelta(0) <= tolerance <= MAX_TOLERANCE):
         raise BzError("BZ-RECON-PERIOD", reason_zh="容差须在 0 至 30 天之间", reason_en="the tolerance must be 0 to 30 days")
-    return w2.Params(_us(period_from), _us(period_to), int(tolerance.total_seconds() * 1_000_000))
+    return w2.Params(
+        _us(period_from), _us(period_to), int(tolerance.total_seconds() * 1_000_000), _us(now) if now is not None else None
+    )
 
 
 def _visible_books(
@@ -97,10 +99,11 @@ def compute(
 ) -> Computed:
     """Compare the visible books over ``[period_from, period_to)``: read in one transaction, compare outside any."""
     require_role(who, Action.RECONCILE)
-    p = params(period_from, period_to, tolerance)
+    params(period_from, period_to, tolerance)  # refuse a bad period before reading anything
     started = time.time()
     with uow_factory(write=False) as uow:
         started_at = uow.now()
+        p = params(period_from, period_to, tolerance, now=started_at)
         books = _visible_books(uow, who, putrec_no, compared=True)
         if progress:
             progress("reading")
@@ -230,7 +233,7 @@ def refresh_open(
     """W3: recompute the continuous open set of ``book_ids`` as of ``now``; returns the findings kept."""
     if not book_ids:
         return 0
-    p = params(now - window, now + timedelta(microseconds=1), tolerance)
+    p = params(now - window, now + timedelta(microseconds=1), tolerance, now=now)
     with uow_factory(write=False) as uow:
         books = {bid: v for bid, v in uow.wms.books_of(None, networked=True).items() if bid in set(book_ids)}
         rels = uow.wms.relations(books.keys(), now + timedelta(microseconds=1))

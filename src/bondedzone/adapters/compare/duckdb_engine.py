@@ -4,9 +4,8 @@ The relations come as Arrow tables (registered without copying) or Parquet files
 place). Each step is materialised once (``CREATE TEMP TABLE … AS``), so a relation that later
 steps read several times is computed once. A step that only the step right after it reads, and
 only once, is a view instead (:func:`inlined`): DuckDB then runs it inside that step's plan —
-``dm``'s aggregate feeds ``dd``'s join directly — instead of writing millions of rows into a table
-to read them back once (on 10 million movements, about a seventh of the CPU time, and less data
-spilled). Memory is capped and DuckDB spills to disk beyond the cap, so a comparison larger than
+``dm``'s aggregate feeds ``dd``'s join directly — instead of writing its rows into a table to read
+them back once. Memory is capped and DuckDB spills to disk beyond the cap, so a comparison larger than
 memory still finishes.
 """
 

@@ -2,7 +2,7 @@
 
 For a zone authority that outgrows one machine: the relations are Parquet files (on a shared
 file system or object store the cluster reads), each step becomes a temporary view, and the
-movements' step — read by several later steps — is cached. The SQL is the DuckDB engine's,
+steps that several later steps read (:data:`CACHED`) are cached, so as to be computed once. The SQL is the DuckDB engine's,
 character for character; ``tests/integration/test_w4_engines.py`` requires identical findings.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from bondedzone.domain.rules import w2_comparison as w2
 
 Progress = Callable[[int, int, str], None]
-CACHED = frozenset({"m", "flows"})
+CACHED = frozenset({"ma", "cand", "cd", "m", "dd", "flows"})
 
 
 def session(master: str = "local[2]", *, app_name: str = "bondedzone-w2", conf: Mapping[str, str] | None = None) -> Any:

@@ -4,9 +4,9 @@ The comparison is written once, as SQL over six relations, and run unchanged by 
 (DuckDB embedded by default, Apache Spark when one machine is not enough — W4): an engine only
 loads the relations and executes the :data:`STEPS` in order, each step's result becoming a
 relation the next steps can read. Only a shared subset of SQL is used (CTEs, joins, ``CASE``,
-``COALESCE``, ``SUM``/``COUNT``/``MIN``/``MAX``, ``UNION ALL``; ``STRING`` and ``BIGINT`` types),
-so that the two engines cannot drift apart: the test ``test_w4_engines_agree`` runs both on the
-same data and requires identical findings.
+``COALESCE``, ``IS NOT DISTINCT FROM``, ``SUM``/``COUNT``/``MIN``/``MAX``, ``HAVING``, ``UNION
+ALL``; ``STRING`` and ``BIGINT`` types), so that the two engines cannot drift apart: the test
+``test_w4_engines_agree`` runs both on the same data and requires identical findings.
 
 Input relations (times ``ts`` are microseconds since the epoch, quantities integer 10⁻⁵ units):
 
@@ -36,7 +36,8 @@ The classes of discrepancy (:class:`Cls`) and how each is found:
 * ``status_mismatch`` — a matching movement in another stock status (bonded / non-bonded) than
   declared; or, for stock, differences between statuses of one item that cancel out.
 * ``unknown_item`` — a movement or stocktake line whose item is not in the book.
-* ``timing_lag`` — not an error: one side has not caught up yet, within the tolerance.
+* ``timing_lag`` — not an error: one side has not caught up yet, within the tolerance (ages are
+  measured at the end of the period, or now if the period ends later).
 
 Stock (per book, item and status, at the book's latest stocktake in the period): WMS stock ``s``
 minus ledger ``l`` should equal what the flows already explain, WMS movements ``w`` minus
@@ -112,18 +113,31 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class Params:
-    """A comparison's period ``[p_from, p_to)`` and lag tolerance, all in microseconds."""
+    """A comparison's period ``[p_from, p_to)`` and lag tolerance, all in microseconds.
+
+    ``as_of`` is the moment ages are measured from for the lag tolerance: the end of the period,
+    or now if the period ends later (a period ending tomorrow must not make today's young
+    movements look old).
+    """
 
     p_from: int
     p_to: int
     tolerance: int
+    as_of: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("p_from", "p_to", "tolerance"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be an int")  # they are written into the SQL text
+        if self.as_of is not None and (not isinstance(self.as_of, int) or isinstance(self.as_of, bool)):
+            raise TypeError("as_of must be an int")
         if self.p_from >= self.p_to or self.tolerance < 0:
             raise ValueError("need p_from < p_to and tolerance >= 0")
+
+    @property
+    def lag_reference(self) -> int:
+        """Where ages are measured from: the end of the period, or ``as_of`` if earlier."""
+        return self.p_to if self.as_of is None else min(self.p_to, self.as_of)
 
 
 def _row(**cols: str) -> str:
@@ -135,25 +149,72 @@ def _row(**cols: str) -> str:
 
 
 def _lag(at: str, cls: Cls) -> str:
-    return f"CASE WHEN {{p_to}} - {at} <= {{tol}} THEN '{Cls.TIMING_LAG}' ELSE '{cls}' END"
+    return f"CASE WHEN {{as_of}} - {at} <= {{tol}} THEN '{Cls.TIMING_LAG}' ELSE '{cls}' END"
 
-
-# Movements up to the end of the period, each with its item (if the book has it) and the
-# declaration line it matches (same book, document, line, item and direction), if any.
-_M = """
-SELECT mv.book, mv.ref, mv.kind, mv.mtno, mv.status, mv.from_status, mv.qty, mv.unit, mv.ts,
-       mv.doc_no, mv.doc_line, it.unit AS item_unit,
-       d.doc_no AS d_doc, d.status AS d_status, d.from_status AS d_from, d.unit AS d_unit
-FROM movements mv
-LEFT JOIN items it ON it.book = mv.book AND it.mtno = mv.mtno
-LEFT JOIN decls d ON d.book = mv.book AND d.doc_no = mv.doc_no AND d.line = mv.doc_line AND d.mtno = mv.mtno
-  AND d.ts < {p_to}
-  AND d.kind = (CASE mv.kind WHEN 'receipt' THEN 'I' WHEN 'issue' THEN 'E' WHEN 'status_change' THEN 'C' ELSE '-' END)
-WHERE mv.ts < {p_to}
-"""
 
 # The latest stocktake of each book in the period: the stock comparison's moment.
 _SNAP = "SELECT book, MAX(taken_at) AS snap_at FROM stock WHERE taken_at < {p_to} GROUP BY book"
+
+# The direction a movement must have to match a declaration line of a kind.
+_KIND = "CASE mv.kind WHEN 'receipt' THEN 'I' WHEN 'issue' THEN 'E' WHEN 'status_change' THEN 'C' ELSE '-' END"
+
+# Movements up to the end of the period, counted per book, item, kind and statuses, whether in the
+# period and whether before the book's stocktake: what the stock and unknown items need of them.
+_MA = """
+SELECT mv.book, mv.mtno, mv.kind, mv.status, mv.from_status, snap.snap_at,
+       CASE WHEN mv.ts >= {p_from} THEN 1 ELSE 0 END AS in_period,
+       CASE WHEN mv.ts <= snap.snap_at THEN 1 ELSE 0 END AS counted,
+       COUNT(*) AS n, SUM(mv.qty) AS qty, MIN(mv.ts) AS first_at
+FROM movements mv LEFT JOIN snap ON snap.book = mv.book
+WHERE mv.ts < {p_to}
+GROUP BY mv.book, mv.mtno, mv.kind, mv.status, mv.from_status, snap.snap_at,
+         CASE WHEN mv.ts >= {p_from} THEN 1 ELSE 0 END, CASE WHEN mv.ts <= snap.snap_at THEN 1 ELSE 0 END
+"""
+
+# Matching, in two passes. A first pass joins every movement that cites a declaration line to the
+# line it matches in every respect (book, document, line, item, direction, unit, status and the
+# status converted from), and keeps the lines that pass may have something to report: a line of
+# the period whose movements so matched are missing or add up to another quantity, and the line
+# cited by a movement matching none. Every line that differs anywhere is among them, since a
+# movement in another unit or status than its line matches nothing in this pass. Only these
+# candidate lines and the movements citing them are compared exactly, on their own.
+_CAND = f"""
+SELECT COALESCE(d.book, mv.book) AS book, COALESCE(d.doc_no, mv.doc_no) AS doc_no, COALESCE(d.line, mv.doc_line) AS line
+FROM (SELECT * FROM movements WHERE ts < {{p_to}} AND doc_no IS NOT NULL AND doc_line IS NOT NULL) mv
+FULL OUTER JOIN (SELECT * FROM decls WHERE ts < {{p_to}}) d ON d.book = mv.book AND d.doc_no = mv.doc_no AND d.line = mv.doc_line
+GROUP BY COALESCE(d.book, mv.book), COALESCE(d.doc_no, mv.doc_no), COALESCE(d.line, mv.doc_line)
+HAVING MAX(d.ts) IS NULL
+    OR SUM(CASE WHEN mv.doc_no IS NULL THEN 0
+                WHEN d.mtno = mv.mtno AND d.kind = {_KIND} AND d.unit = mv.unit AND d.status = mv.status
+                     AND COALESCE(d.from_status, '-') = COALESCE(mv.from_status, '-') THEN 0
+                ELSE 1 END) > 0
+    OR (MAX(d.ts) >= {{p_from}} AND (COUNT(mv.doc_no) = 0 OR SUM(mv.qty) <> MAX(d.qty)))
+"""
+
+# The candidate lines themselves (a movement citing none of them matches none of them).
+_CD = """
+SELECT d.* FROM decls d
+JOIN cand c
+  ON c.book IS NOT DISTINCT FROM d.book AND c.doc_no IS NOT DISTINCT FROM d.doc_no AND c.line IS NOT DISTINCT FROM d.line
+"""
+
+# The movements to compare exactly (those citing a candidate line, and those citing none), up to the
+# end of the period, each with its item (if the book has it) and the declaration line it matches
+# (same book, document, line, item and direction), if any.
+_M = f"""
+SELECT mv.book, mv.ref, mv.kind, mv.mtno, mv.status, mv.from_status, mv.qty, mv.unit, mv.ts,
+       mv.doc_no, mv.doc_line, it.unit AS item_unit,
+       d.doc_no AS d_doc, d.status AS d_status, d.from_status AS d_from, d.unit AS d_unit
+FROM (
+  SELECT mv.* FROM movements mv
+  LEFT JOIN cand c ON c.book = mv.book AND c.doc_no = mv.doc_no AND c.line = mv.doc_line
+  WHERE mv.ts < {{p_to}} AND (c.line IS NOT NULL OR ((mv.doc_no IS NULL OR mv.doc_line IS NULL)
+    AND mv.ts >= {{p_from}} AND mv.kind IN ('receipt', 'issue', 'status_change')))
+) mv
+LEFT JOIN items it ON it.book = mv.book AND it.mtno = mv.mtno
+LEFT JOIN cd d ON d.book = mv.book AND d.doc_no = mv.doc_no AND d.line = mv.doc_line AND d.mtno = mv.mtno
+  AND d.ts < {{p_to}} AND d.kind = {_KIND}
+"""
 
 # Per declaration line: its matching movements, aggregated once.
 _DM = """
@@ -165,10 +226,11 @@ SELECT book, doc_no, doc_line, COUNT(*) AS n, CAST(SUM(qty) AS BIGINT) AS qty, M
 FROM m WHERE d_doc IS NOT NULL GROUP BY book, doc_no, doc_line
 """
 
+# The candidate lines of the period, each with its matching movements.
 _DD = """
 SELECT d.book, d.doc_no, d.line, d.mtno, d.status, d.qty, d.unit, d.ts,
        COALESCE(dm.n, 0) AS n, dm.qty AS wms_qty, dm.n_unit, dm.wms_unit, dm.n_status, dm.wms_status
-FROM decls d LEFT JOIN dm ON dm.book = d.book AND dm.doc_no = d.doc_no AND dm.doc_line = d.line
+FROM cd d LEFT JOIN dm ON dm.book = d.book AND dm.doc_no = d.doc_no AND dm.doc_line = d.line
 WHERE d.ts >= {p_from} AND d.ts < {p_to}
 """
 
@@ -219,7 +281,7 @@ SELECT {
     _row(
         **{
             **_DECL_COMMON,
-            "cls": f"CASE WHEN dd.wms_qty < dd.qty AND {{p_to}} - dd.ts <= {{tol}} THEN '{Cls.TIMING_LAG}' "
+            "cls": f"CASE WHEN dd.wms_qty < dd.qty AND {{as_of}} - dd.ts <= {{tol}} THEN '{Cls.TIMING_LAG}' "
             f"ELSE '{Cls.QUANTITY_MISMATCH}' END",
             "diff_qty": "dd.wms_qty - dd.qty",
         }
@@ -243,8 +305,9 @@ SELECT {
     )
 }
 FROM (
-  SELECT m.book, m.mtno, 1 AS n, 0 AS stock_qty, m.ts FROM m
-  WHERE m.item_unit IS NULL AND m.ts >= {{p_from}}
+  SELECT ma.book, ma.mtno, ma.n, 0 AS stock_qty, ma.first_at AS ts
+  FROM ma LEFT JOIN items it ON it.book = ma.book AND it.mtno = ma.mtno
+  WHERE it.unit IS NULL AND ma.in_period = 1
   UNION ALL
   SELECT st.book, st.mtno, 0 AS n, st.qty AS stock_qty, st.taken_at AS ts
   FROM stock st JOIN snap ON snap.book = st.book AND st.taken_at = snap.snap_at
@@ -269,15 +332,15 @@ FROM (
   SELECT p.book, p.mtno, p.status, 0, p.qty, 0, 0, 0, NULL, snap.snap_at
   FROM postings p JOIN snap ON snap.book = p.book AND p.ts <= snap.snap_at
   UNION ALL
-  SELECT m.book, m.mtno, m.status, 0, 0,
-         CASE m.kind WHEN 'receipt' THEN m.qty WHEN 'status_change' THEN m.qty WHEN 'issue' THEN -m.qty ELSE 0 END,
-         0, CASE WHEN m.kind = 'adjustment' THEN m.qty ELSE 0 END, NULL, snap.snap_at
-  FROM m JOIN snap ON snap.book = m.book AND m.ts <= snap.snap_at
-  WHERE m.item_unit IS NOT NULL
+  SELECT ma.book, ma.mtno, ma.status, 0, 0,
+         CASE ma.kind WHEN 'receipt' THEN ma.qty WHEN 'status_change' THEN ma.qty WHEN 'issue' THEN -ma.qty ELSE 0 END,
+         0, CASE WHEN ma.kind = 'adjustment' THEN ma.qty ELSE 0 END, NULL, ma.snap_at
+  FROM ma JOIN items it ON it.book = ma.book AND it.mtno = ma.mtno
+  WHERE ma.counted = 1 AND it.unit IS NOT NULL
   UNION ALL
-  SELECT m.book, m.mtno, m.from_status, 0, 0, -m.qty, 0, 0, NULL, snap.snap_at
-  FROM m JOIN snap ON snap.book = m.book AND m.ts <= snap.snap_at
-  WHERE m.item_unit IS NOT NULL AND m.kind = 'status_change'
+  SELECT ma.book, ma.mtno, ma.from_status, 0, 0, -ma.qty, 0, 0, NULL, ma.snap_at
+  FROM ma JOIN items it ON it.book = ma.book AND it.mtno = ma.mtno
+  WHERE ma.counted = 1 AND it.unit IS NOT NULL AND ma.kind = 'status_change'
   UNION ALL
   SELECT d.book, d.mtno, d.status, 0, 0, 0, CASE d.kind WHEN 'E' THEN -d.qty ELSE d.qty END, 0, NULL, snap.snap_at
   FROM decls d JOIN snap ON snap.book = d.book AND d.ts <= snap.snap_at
@@ -362,8 +425,11 @@ _ALL = "SELECT * FROM f_movement UNION ALL SELECT * FROM f_decl UNION ALL SELECT
 
 # (name, SELECT): run in order; each result is a relation for the steps after it. The last is the answer.
 STEPS: tuple[tuple[str, str], ...] = (
-    ("m", _M),
     ("snap", _SNAP),
+    ("ma", _MA),
+    ("cand", _CAND),
+    ("cd", _CD),
+    ("m", _M),
     ("dm", _DM),
     ("dd", _DD),
     ("f_movement", _MOVEMENT_FINDINGS),
@@ -418,7 +484,12 @@ INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
 
 def steps(params: Params) -> list[tuple[str, str]]:
     """The steps with the period and tolerance written in (integers only, so nothing to escape)."""
-    subs = {"p_from": str(params.p_from), "p_to": str(params.p_to), "tol": str(params.tolerance)}
+    subs = {
+        "p_from": str(params.p_from),
+        "p_to": str(params.p_to),
+        "tol": str(params.tolerance),
+        "as_of": str(params.lag_reference),
+    }
     return [(name, sql.format(**subs)) for name, sql in STEPS]
 
 
