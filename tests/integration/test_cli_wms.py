@@ -174,3 +174,21 @@ def test_wms_watch_once_ingests_a_dropped_file(loaded: Synth, container: bootstr
     # Nothing left to do: the next look exits at once and changes nothing.
     code, out = run("wms", "watch", str(watched), "--once")
     assert code == 0 and "ingested" not in out
+
+
+def test_synth_at_benchmark_scale_writes_the_relations_and_their_ground_truth(tmp_path: Path) -> None:
+    from bondedzone.adapters.compare import duckdb_engine
+
+    out = tmp_path / "bulk"
+    res = CliRunner().invoke(app, ["synth", "--movements", "20000", "--parquet", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "movements 20,000" in res.output
+    truth = json.loads((out / "truth.json").read_text("utf-8"))
+    paths = {name: out / f"{name}.parquet" for name in ("items", "decls", "postings", "movements", "stock")}
+    params = w2.Params(**truth["params"])
+    found = {(f.cls.value, f.scope.value, f.book, f.ref, f.line, f.status if f.scope.value == "stock" else None)
+             for f in duckdb_engine.run(paths, params)}  # fmt: skip
+    expected = {(x["cls"], x["scope"], x["book"], x["ref"], x["line"], x["status"]) for x in truth["truth"]}
+    assert found == expected and len(expected) == sum(truth["expected"].values())
+    half = CliRunner().invoke(app, ["synth", "--movements", "20000"])
+    assert half.exit_code != 0 and "go together" in half.output

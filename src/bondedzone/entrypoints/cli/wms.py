@@ -126,8 +126,20 @@ def synth(
     lists_per_day: Annotated[int, typer.Option(min=1, max=1000)] = 6,
     out_dir: Annotated[Path | None, typer.Option("--out", help="write WMS files (GB18030 CSV) and the ground truth here")] = None,
     load: Annotated[bool, typer.Option(help="load the zone into the configured database through the services")] = False,
+    movements: Annotated[
+        int | None, typer.Option(min=10_000, max=200_000_000, help="benchmark scale: exactly this many WMS movements")
+    ] = None,
+    parquet: Annotated[Path | None, typer.Option(help="with --movements: write the comparison's relations here")] = None,
 ) -> None:
-    """Generate a realistic synthetic zone with injected discrepancies whose ground truth is known."""
+    """Generate a realistic synthetic zone with injected discrepancies whose ground truth is known.
+
+    With ``--movements N --parquet DIR`` the zone is generated at benchmark scale by DuckDB alone
+    (20 books, 30 days, exactly N movements) as the comparison's Parquet relations, for
+    ``make bench`` or a Spark cluster; the ground truth goes to DIR/truth.json.
+    """
+    if movements is not None or parquet is not None:
+        _bulk(movements, parquet, seed)
+        return
     from bondedzone.services import synth as gen
 
     data = gen.generate(enterprises=enterprises, days=days, seed=seed, inject=inject, lists_per_day=lists_per_day)
@@ -143,6 +155,23 @@ def synth(
         out.print(f"written: {out_dir}/<book>/movements.csv, stocktake.csv (GB18030) and truth.json")
     if load:
         _load(data)
+
+
+def _bulk(movements: int | None, parquet: Path | None, seed: int) -> None:
+    from bondedzone.adapters.compare import bulk_synth
+
+    if movements is None or parquet is None:
+        raise typer.BadParameter("--movements and --parquet go together")
+    started = time.perf_counter()
+    data = bulk_synth.generate(parquet, movements, seed=seed)
+    truth = [dict(zip(("cls", "scope", "book", "ref", "line", "status"), k, strict=True)) for k in sorted(data.truth, key=str)]
+    (parquet / "truth.json").write_text(
+        json.dumps({"params": data.params.__dict__, "expected": data.expected, "truth": truth}, ensure_ascii=False), "utf-8"
+    )
+    rows = ", ".join(f"{k} {n:,}" for k, n in data.rows.items())
+    out.print(
+        f"written to {parquet} in {time.perf_counter() - started:.1f} s: {rows}; {len(data.truth):,} discrepancies injected"
+    )
 
 
 def _write_files(data: Any, out_dir: Path) -> None:
