@@ -29,7 +29,8 @@ STATUS: dict[Kind, int] = {
 log = structlog.get_logger("bondedzone.api")
 
 
-def _lang(request: Request) -> str:
+def lang(request: Request) -> str:
+    """``zh`` when the caller's Accept-Language starts with it, else ``en``."""
     return "zh" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
 
 
@@ -52,7 +53,7 @@ def error_body(e: BzError, lang: str) -> dict[str, Any]:
 def error_response(e: BzError, request: Request) -> JSONResponse:
     """The HTTP answer to a refusal."""
     headers = {"WWW-Authenticate": "Bearer"} if e.kind == "unauthenticated" else None
-    return JSONResponse(error_body(e, _lang(request)), status_code=STATUS[e.kind], headers=headers)
+    return JSONResponse(error_body(e, lang(request)), status_code=STATUS[e.kind], headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from bondedzone.domain.rules.m6_consolidation import DocInput, DocLineInput
 from bondedzone.entrypoints.api import gate_schemas as g
 from bondedzone.entrypoints.api import schemas as s
 from bondedzone.entrypoints.api.deps import ContainerDep, CurrentPrincipal, IdempotencyKey
+from bondedzone.entrypoints.api.errors import lang
 from bondedzone.entrypoints.api.gate_schemas import wt_in
 from bondedzone.entrypoints.api.routers._run import run_write
 from bondedzone.services import gate
@@ -28,10 +29,6 @@ Work = Callable[[UnitOfWork], Crossing]
 CrossingId = Annotated[int, Path(ge=1, le=2**62, description="the crossing's id")]
 
 
-def _lang(request: Request) -> str:
-    return "zh" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
-
-
 def _crossing_write(
     request: Request,
     c: ContainerDep,
@@ -42,8 +39,8 @@ def _crossing_write(
     status: int = 200,
 ) -> JSONResponse:
     """A gate event through :func:`run_write`, answered with the crossing in the caller's language."""
-    lang = _lang(request)
-    return run_write(request, c, who, key, body, work, lambda x: g.CrossingPublic.of(x, lang), status)
+    language = lang(request)
+    return run_write(request, c, who, key, body, work, lambda x: g.CrossingPublic.of(x, language), status)
 
 
 def _pass_input(body: g.PassCreate) -> PassInput:
@@ -124,7 +121,7 @@ def get_pass(passport_no: PassportNo, request: Request, c: ContainerDep, who: Cu
     """A pass with its lines and every crossing made with it (decisions and reasons)."""
     with c.uow(write=False) as uow:
         gp, crossings = gate.get_pass(uow, who, passport_no)
-    return g.PassPublic.of(gp, crossings, _lang(request))
+    return g.PassPublic.of(gp, crossings, lang(request))
 
 
 @router.post("/passports/{passport_no}/cancel", response_model=g.PassPublic, tags=["gate passes"])
@@ -170,9 +167,9 @@ def gate_doc(
 def arrive(body: g.ArriveIn, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey) -> JSONResponse:
     """A vehicle arrives at a gate: held at once without a valid pass for its plate, or in the wrong lane."""
     cmd = gate.Arrive(body.gate_id, body.lane, body.vehicle_no, body.passport_no)
-    lang = _lang(request)
+    language = lang(request)
     return run_write(
-        request, c, who, key, body, lambda uow: gate.arrive(uow, who, cmd), lambda x: g.CrossingPublic.of(x, lang), 201
+        request, c, who, key, body, lambda uow: gate.arrive(uow, who, cmd), lambda x: g.CrossingPublic.of(x, language), 201
     )
 
 
@@ -196,9 +193,9 @@ def decide(
 @router.post("/gate/crossings/{crossing_id}/leave", response_model=g.CrossingPublic, tags=["gate"])
 def leave(crossing_id: CrossingId, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey) -> JSONResponse:
     """The vehicle leaves: through the gate after a pass, back out after a hold."""
-    lang = _lang(request)
+    language = lang(request)
     return run_write(
-        request, c, who, key, None, lambda uow: gate.leave(uow, who, crossing_id), lambda x: g.CrossingPublic.of(x, lang)
+        request, c, who, key, None, lambda uow: gate.leave(uow, who, crossing_id), lambda x: g.CrossingPublic.of(x, language)
     )
 
 
@@ -207,7 +204,7 @@ def release(
     crossing_id: CrossingId, body: g.ReleaseIn, request: Request, c: ContainerDep, who: CurrentPrincipal, key: IdempotencyKey
 ) -> JSONResponse:
     """Customs lets a vehicle held by a spot check or the weight check through after inspecting it."""
-    lang = _lang(request)
+    language = lang(request)
     reason = body.reason
     return run_write(
         request,
@@ -216,7 +213,7 @@ def release(
         key,
         body,
         lambda uow: gate.release(uow, who, crossing_id, reason),
-        lambda x: g.CrossingPublic.of(x, lang),
+        lambda x: g.CrossingPublic.of(x, language),
     )
 
 
@@ -225,7 +222,7 @@ def get_crossing(crossing_id: CrossingId, request: Request, c: ContainerDep, who
     """A crossing with its decision, reasons and every recorded event."""
     with c.uow(write=False) as uow:
         x, events = gate.get_crossing(uow, who, crossing_id)
-    return g.CrossingPublic.of(x, _lang(request), events)
+    return g.CrossingPublic.of(x, lang(request), events)
 
 
 @router.get("/hazchem-feed", response_model=s.Page[g.HazchemPublic], tags=["gate"])

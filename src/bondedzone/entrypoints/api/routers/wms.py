@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -11,12 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bondedzone.adapters.files import exports, wms_files
-from bondedzone.domain.errors import BzError
 from bondedzone.entrypoints.api import schemas as s
 from bondedzone.entrypoints.api import wms_schemas as w
 from bondedzone.entrypoints.api.deps import ContainerDep, CurrentPrincipal, IdempotencyKey
-from bondedzone.entrypoints.api.errors import STATUS, error_body
-from bondedzone.services import idempotency, reconcile
+from bondedzone.entrypoints.api.routers._run import payload, run_keyed
+from bondedzone.services import reconcile
 from bondedzone.services import wms as wms_service
 from bondedzone.services.authz import Principal
 from bondedzone.services.ports import UnitOfWork
@@ -27,33 +25,8 @@ RunId = Annotated[int, Path(ge=1, le=2**62, description="the reconciliation run'
 FindingId = Annotated[int, Path(ge=1, le=2**62, description="the finding's id")]
 
 
-def _lang(request: Request) -> str:
-    return "zh" if request.headers.get("accept-language", "").lower().startswith("zh") else "en"
-
-
-def _keyed(
-    request: Request, c: ContainerDep, who: Principal, key: str | None, payload: bytes, work: Any, status: int = 200
-) -> JSONResponse:
-    """One transaction, idempotent under ``key`` (the answer is a plain JSON object)."""
-    fp = idempotency.fingerprint(request.method, str(request.url.path) + "?" + str(request.url.query), payload)
-    lang = _lang(request)
-
-    def render(out: Any) -> tuple[int, Any]:
-        return status, out
-
-    def refusal(e: BzError) -> tuple[int, Any]:
-        return STATUS[e.kind], error_body(e, lang)
-
-    code, out = idempotency.execute(c.uow, work, render, scope=who.scope, key=key, request_fingerprint=fp, render_error=refusal)
-    return JSONResponse(out, status_code=code, headers={"Idempotency-Key": key} if key else None)
-
-
-def _payload(body: Any) -> bytes:
-    """The request's identity for its Idempotency-Key, ASCII-escaped.
-
-    A lone surrogate a client sent (JSON allows one) then cannot break it before the record is refused.
-    """
-    return json.dumps(body.model_dump(mode="python", by_alias=True), ensure_ascii=True, sort_keys=True, default=str).encode()
+def _as_is(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer
 
 
 def _batch(
@@ -65,7 +38,7 @@ def _batch(
         answer = wms_service.ingest(uow, who, kind, records, batch_ref=body.batch_ref, partial=body.partial, source="api")
         return w.IngestAnswer.model_validate(answer).model_dump(mode="json", by_alias=True)
 
-    return _keyed(request, c, who, key, _payload(body), work)
+    return run_keyed(request, c, who, key, payload(body), work, _as_is)
 
 
 @router.post("/wms/movements", response_model=w.IngestAnswer)
@@ -140,7 +113,7 @@ async def upload_file(
             )
             return w.IngestAnswer.model_validate(answer).model_dump(mode="json", by_alias=True)
 
-        return _keyed(request, c, who, key, data, work)
+        return run_keyed(request, c, who, key, data, work, _as_is)
 
     return await run_in_threadpool(upload)
 
@@ -169,7 +142,7 @@ def start_reconciliation(
         summary = reconcile.store(uow, who, done, engine_name=c.settings.recon_engine)
         return w.RunPublic.of(summary.run).model_dump(mode="json", by_alias=True)
 
-    return _keyed(request, c, who, key, body.model_dump_json(by_alias=True).encode(), work, status=201)
+    return run_keyed(request, c, who, key, payload(body), work, _as_is, status=201)
 
 
 @router.get("/reconciliations/{run_id}", response_model=w.RunPublic)
