@@ -18,7 +18,7 @@ _CHUNK = 500
 
 
 def to_us(at: datetime) -> int:
-    """Microseconds since the epoch; a naive time (SQLite) is UTC."""
+    """Microseconds since the epoch; a naive time (an aggregate SQLite hands back untyped) is UTC."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return (int(at.timestamp()) * 1_000_000) + at.microsecond
@@ -356,8 +356,8 @@ class SqlWmsRepo:
         if r is None:
             return None
         return ReconRun(
-            int(r.id), r.requested_by, r.owner_uscc, r.putrec_no, aware(r.period_from), aware(r.period_to), int(r.tolerance_s),
-            r.engine, dict(r.counts), int(r.rows_compared), aware(r.started_at), aware(r.finished_at),
+            int(r.id), r.requested_by, r.owner_uscc, r.putrec_no, r.period_from, r.period_to, int(r.tolerance_s),
+            r.engine, dict(r.counts), int(r.rows_compared), r.started_at, r.finished_at,
         )  # fmt: skip
 
     def add_findings(self, run_id: int | None, book_ids: dict[str, int], findings: Sequence[w2.Finding]) -> None:
@@ -512,11 +512,6 @@ class SqlWmsRepo:
         return {"movements": moves, "declarationLines": decl, "stockLines": stock}
 
 
-def aware(at: datetime) -> datetime:
-    """A stored time with its zone (SQLite hands times back naive; they are UTC)."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
-
-
 _WIRE = {
     "wms_ref": "wmsRef",
     "kind": "kind",
@@ -547,7 +542,7 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, x in d.items():
         if isinstance(x, datetime):
-            x = aware(x).isoformat()
+            x = x.isoformat()
         elif k in ("units", "dcl_qty", "qty") and x is not None:
             x = v.fmt_units(int(x))
         out[_WIRE.get(k, k)] = x
@@ -558,5 +553,5 @@ def _stored(r: Any) -> StoredFinding:
     return StoredFinding(
         int(r.id), r.run_id, int(r.book_id), r.putrec_no, r.cls, r.scope, r.ref, r.line, r.gds_mtno, r.stock_status,
         r.wms_units, r.other_units, r.diff_units, r.adjust_units, r.wms_unitcd, r.other_unitcd, r.wms_status, r.other_status,
-        r.n, aware(r.at) if r.at else None, aware(r.first_seen_at),
+        r.n, r.at, r.first_seen_at,
     )  # fmt: skip

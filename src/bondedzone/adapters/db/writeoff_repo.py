@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, select, update
@@ -12,10 +12,6 @@ from sqlalchemy import Connection, and_, case, func, insert, select, update
 from bondedzone.adapters.db import tables as t
 from bondedzone.domain.rules.m19_writeoff import OPEN_WRITEOFFS, ItemInfo, Key, WriteOffLine, WriteOffStatus
 from bondedzone.services.ports import Stocktake, WriteOff
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 class SqlWriteOffRepo:
@@ -91,7 +87,7 @@ class SqlWriteOffRepo:
             # Several units for one item and status: the quantities are added and the unit shown is
             # the last, which then differs from the book's for at least one of them.
             counted[r.gds_mtno][r.stock_status] = ((prior[0] if prior else 0) + int(r.q), r.dcl_unitcd)
-        return Stocktake(top.snapshot_ref, _aware(top.taken_at) or top.taken_at, dict(counted))
+        return Stocktake(top.snapshot_ref, top.taken_at, dict(counted))
 
     def overlapping(self, book_id: int, period_from: datetime, period_to: datetime) -> int | None:
         w = t.writeoffs.c
@@ -238,17 +234,17 @@ class SqlWriteOffRepo:
             putrec_no=r.putrec_no,
             owner_uscc=r.uscc,
             owner_name=r.name,
-            period_from=_aware(r.period_from) or r.period_from,
-            period_to=_aware(r.period_to) or r.period_to,
-            requested_to=_aware(r.requested_to) or r.requested_to,
+            period_from=r.period_from,
+            period_to=r.period_to,
+            requested_to=r.requested_to,
             snapshot_ref=r.snapshot_ref,
             status=WriteOffStatus(r.status),
             version=int(r.version),
             created_by=r.created_by,
-            created_at=_aware(r.created_at) or r.created_at,
-            submitted_at=_aware(r.submitted_at),
+            created_at=r.created_at,
+            submitted_at=r.submitted_at,
             decided_by=r.decided_by,
-            decided_at=_aware(r.decided_at),
+            decided_at=r.decided_at,
             decision_note=r.decision_note,
             lines=tuple(lines),
         )
