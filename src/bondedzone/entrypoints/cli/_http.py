@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from rich.console import Console
+
+from bondedzone.domain.errors import BzError
 
 out = Console()
 err = Console(stderr=True)
@@ -17,6 +19,18 @@ err = Console(stderr=True)
 DEFAULT_API = "http://127.0.0.1:8000"
 ApiOpt = Annotated[str, typer.Option("--api", envvar="BONDEDZONE_API", help="API base URL")]
 TokenOpt = Annotated[str, typer.Option("--token", envvar="BONDEDZONE_TOKEN", help="API token")]
+
+
+def fail(e: BzError, *, most: int | None = None) -> NoReturn:
+    """Print a refusal in both languages with every error it groups (``most`` of them), then exit 2."""
+    err.print(f"[bold red]{e.code}[/] {e.message('zh')}\n{e.message('en')}")
+    subs = list(getattr(e, "errors", []))
+    if subs and subs[0].code == e.code and subs[0].detail == e.detail:  # the first is the refusal itself
+        subs = subs[1:]
+    for sub in subs[:most]:
+        where = f"record {sub.detail.get('record')}: " if sub.detail.get("record") else ""
+        err.print(f"  [red]{sub.code}[/] {where}{sub.message('en')}")
+    raise typer.Exit(2)
 
 
 def call(

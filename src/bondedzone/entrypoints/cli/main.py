@@ -16,7 +16,7 @@ from rich.table import Table
 
 from bondedzone.config import Settings
 from bondedzone.domain.errors import BzError
-from bondedzone.entrypoints.cli._http import ApiOpt, TokenOpt, err, out
+from bondedzone.entrypoints.cli._http import ApiOpt, TokenOpt, err, fail, out
 from bondedzone.entrypoints.cli._http import call as _call
 from bondedzone.entrypoints.cli._http import json_arg as _json_arg
 from bondedzone.entrypoints.cli.gate import gate_app
@@ -43,13 +43,6 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(wms_app, name="wms")
 app.command("reconcile")(reconcile)
 app.command("synth")(synth)
-
-
-def _fail(e: BzError) -> None:
-    err.print(f"[bold red]{e.code}[/] {e.message('zh')}\n{e.message('en')}")
-    for sub in getattr(e, "errors", [])[1:]:
-        err.print(f"  [red]{sub.code}[/] {sub.message('en')}")
-    raise typer.Exit(2)
 
 
 def _container() -> Any:
@@ -83,7 +76,7 @@ def demo_load(force: Annotated[bool, typer.Option(help="load even if enterprises
         try:
             counts = demo.load(c.uow)
         except BzError as e:
-            _fail(e)
+            fail(e)
     finally:
         c.engine.dispose()  # close pooled connections now, not whenever the engine is collected
     out.print(f"demo zone loaded: {counts}")
@@ -141,7 +134,7 @@ def token_create(
             token = tokens.create_token(uow, role, uscc, label)
             uow.commit()
     except BzError as e:
-        _fail(e)
+        fail(e)
     finally:
         c.engine.dispose()
     typer.echo(token)

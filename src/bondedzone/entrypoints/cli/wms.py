@@ -23,17 +23,9 @@ from bondedzone.config import Settings
 from bondedzone.domain.errors import BzError
 from bondedzone.domain.rules import w2_comparison as w2
 from bondedzone.domain.wms import CST
-from bondedzone.entrypoints.cli._http import DEFAULT_API, ApiOpt, TokenOpt, err, out
+from bondedzone.entrypoints.cli._http import DEFAULT_API, ApiOpt, TokenOpt, err, fail, out
 
 wms_app = typer.Typer(help="WMS networking (M22): send files, watch a folder.", no_args_is_help=True)
-
-
-def _fail(e: BzError) -> None:
-    err.print(f"[bold red]{e.code}[/] {e.message('zh')}\n{e.message('en')}")
-    for sub in getattr(e, "errors", [])[:20]:
-        where = f"record {sub.detail.get('record')}: " if sub.detail.get("record") else ""
-        err.print(f"  [red]{sub.code}[/] {where}{sub.message('en')}")
-    raise typer.Exit(2)
 
 
 def moment(value: str, *, end: bool = False) -> datetime:
@@ -113,7 +105,7 @@ def reconcile(
             export.write_bytes(data)
             out.print(f"written: {export} ({len(rows)} findings)")
     except BzError as e:
-        _fail(e)
+        fail(e, most=20)
     finally:
         c.engine.dispose()
 
@@ -243,7 +235,7 @@ def _load(data: Any) -> None:
                 c.uow, clock, data, usccs=usccs, progress=lambda n, total: pr.update(task, completed=n, total=total)
             )
     except BzError as e:
-        _fail(e)
+        fail(e, most=20)
     finally:
         c.engine.dispose()
     books = ", ".join(f"{b} ({u})" for b, u in loaded.usccs.items())
