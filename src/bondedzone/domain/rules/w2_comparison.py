@@ -367,57 +367,31 @@ SELECT book, mtno, CAST(SUM(res) AS BIGINT) AS res_total, SUM(CASE WHEN res <> 0
 FROM res GROUP BY book, mtno
 """
 
+
+def _stock_row(t: str, cls: Cls, **more: str) -> str:
+    """A stock finding of relation alias ``t`` (``res`` per status, ``per_item`` per item)."""
+    common = {"scope": f"'{Scope.STOCK}'", "book": f"{t}.book", "ref": f"{t}.mtno", "mtno": f"{t}.mtno"}
+    return _row(cls=f"'{cls}'", **common, wms_qty=f"{t}.s", other_qty=f"{t}.l", ts=f"{t}.snap_at", **more)
+
+
 _STOCK_FINDINGS = f"""
-SELECT {
-    _row(
-        cls=f"'{Cls.QUANTITY_MISMATCH}'",
-        scope=f"'{Scope.STOCK}'",
-        book="r.book",
-        ref="r.mtno",
-        mtno="r.mtno",
-        status="r.status",
-        wms_qty="r.s",
-        other_qty="r.l",
-        diff_qty="r.res",
-        adjust_qty="r.a",
-        ts="r.snap_at",
-    )
-}
+SELECT {_stock_row("r", Cls.QUANTITY_MISMATCH, status="r.status", diff_qty="r.res", adjust_qty="r.a")}
 FROM res r JOIN per_item pi ON pi.book = r.book AND pi.mtno = r.mtno
 WHERE r.res <> 0 AND pi.res_total <> 0
 UNION ALL
 SELECT {
-    _row(
-        cls=f"'{Cls.STATUS_MISMATCH}'",
-        scope=f"'{Scope.STOCK}'",
-        book="pi.book",
-        ref="pi.mtno",
-        mtno="pi.mtno",
-        wms_qty="pi.s",
-        other_qty="pi.l",
+    _stock_row(
+        "pi",
+        Cls.STATUS_MISMATCH,
         diff_qty="pi.moved",
         adjust_qty="pi.a",
         wms_status="pi.more_in",
         other_status="pi.less_in",
-        ts="pi.snap_at",
     )
 }
 FROM per_item pi WHERE pi.n_bad > 0 AND pi.res_total = 0
 UNION ALL
-SELECT {
-    _row(
-        cls=f"'{Cls.UNIT_MISMATCH}'",
-        scope=f"'{Scope.STOCK}'",
-        book="r.book",
-        ref="r.mtno",
-        mtno="r.mtno",
-        status="r.status",
-        wms_qty="r.s",
-        other_qty="r.l",
-        wms_unit="r.bad_unit",
-        ts="r.snap_at",
-    )
-}
+SELECT {_stock_row("r", Cls.UNIT_MISMATCH, status="r.status", wms_unit="r.bad_unit")}
 FROM res r WHERE r.bad_unit IS NOT NULL
 """
 
